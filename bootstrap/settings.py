@@ -1,0 +1,105 @@
+"""Settings: one pydantic-settings class, grouped by stage, read from the environment and `.env`.
+
+Every variable here is listed with its default in `.env.example`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    # --- storage -------------------------------------------------------------------
+    database_url: str = "sqlite:///./data/callytics.db"
+    redis_url: str | None = None
+    storage_dir: Path = Path("./data/audio")
+    model_cache_dir: Path = Path("~/.cache/callytics/models")
+    store_audio: bool = True
+
+    # --- limits --------------------------------------------------------------------
+    max_upload_mb: int = 500
+    max_audio_seconds: float = 4 * 3600.0
+
+    # --- stage switches: in-process (false) or gRPC microservice (true) -------------
+    use_diarization_ms: bool = False
+    use_asr_ms: bool = False
+    use_sentiment_ms: bool = False
+    use_embedding_ms: bool = False
+    use_llm_ms: bool = False
+    diarization_grpc_target: str = "localhost:50051"
+    asr_grpc_target: str = "localhost:50052"
+    sentiment_grpc_target: str = "localhost:50053"
+    embedding_grpc_target: str = "localhost:50054"
+    llm_grpc_target: str = "localhost:50055"
+    failover_to_local: bool = False
+
+    # --- diarization ---------------------------------------------------------------
+    diarization_backend: Literal["auto", "channel", "clustering", "pyannote"] = "auto"
+    diarization_pyannote_dir: Path | None = None
+    diarization_max_speakers: int = 6
+    # Which channel of a dual-channel recording holds the agent (call-centre convention: 0).
+    agent_channel: int = 0
+
+    # --- asr -----------------------------------------------------------------------
+    asr_model: str = "base"  # base | tiny.en | a local CTranslate2 directory | a hub name
+    asr_device: Literal["auto", "cpu", "cuda"] = "auto"
+    asr_compute_type: str = "auto"  # auto: float16 on CUDA, int8 on CPU
+    asr_beam_size: int = 5
+    asr_language: str | None = None  # None: detect
+    asr_cpu_threads: int = 0  # 0: let CTranslate2 decide
+    allow_model_downloads: bool = False
+
+    # --- sentiment -----------------------------------------------------------------
+    # learned: logistic regression over the embedding model, trained on the shipped
+    # labelled utterances; vader: lexicon; or a path to a transformers checkpoint.
+    sentiment_model: str = "learned"
+
+    # --- embedding -----------------------------------------------------------------
+    embedding_model: str = "all-MiniLM-L6-v2"  # or a local sentence-transformers dir
+
+    # --- llm -----------------------------------------------------------------------
+    llm_provider: Literal["auto", "openai", "local"] = "auto"  # auto: openai if a URL/key is set
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 2
+
+    # --- jobs ----------------------------------------------------------------------
+    job_concurrency: int = 1
+    job_backend: Literal["local", "arq"] = "local"
+
+    # --- privacy & auth ------------------------------------------------------------
+    redact_pii: bool = False
+    api_keys: str | None = None
+    jwt_secret: str | None = None
+
+    # --- telemetry -----------------------------------------------------------------
+    otel_exporter_otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+
+    grpc_deadline_s: float = Field(default=600.0, gt=0)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir.expanduser()
+
+    @property
+    def llm_uses_openai(self) -> bool:
+        if self.llm_provider == "openai":
+            return True
+        if self.llm_provider == "local":
+            return False
+        return bool(self.openai_base_url or self.openai_api_key)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,51 @@
+"""Domain errors. Adapters raise these; the API and the CLI map them to 4xx/5xx and exit codes."""
+
+from __future__ import annotations
+
+
+class CallyticsError(Exception):
+    """Base class. ``hint`` says what the user can do about it."""
+
+    code = "error"
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class InvalidInputError(CallyticsError):
+    """The user's input cannot be processed (bad file, bad option). HTTP 4xx, CLI exit 2."""
+
+    code = "invalid_input"
+
+
+class UnsupportedAudioError(InvalidInputError):
+    code = "unsupported_audio"
+
+
+class AudioTooLongError(InvalidInputError):
+    code = "audio_too_long"
+
+
+class ModelNotFoundError(CallyticsError):
+    """A model name or path cannot be resolved offline."""
+
+    code = "model_not_found"
+
+
+class StageError(CallyticsError):
+    """A stage failed while processing (model crash, remote stage down)."""
+
+    code = "stage_failed"
+
+    def __init__(self, stage: str, message: str, hint: str = "") -> None:
+        super().__init__(f"{stage}: {message}", hint)
+        self.stage = stage
+
+
+class NotFoundError(CallyticsError):
+    code = "not_found"

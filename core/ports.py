@@ -1,0 +1,81 @@
+"""Ports: one Protocol per stage.
+
+The pipeline, the API and the CLI only ever see these. An in-process engine
+(``services/<stage>/local.py``) and a gRPC client (``shared/stubs/<stage>.py``) both
+implement the same Protocol, and the container picks one by the ``USE_<STAGE>_MS`` flag.
+
+Every method is async; engines run their inference off the event loop. ``info()`` says
+which engine, model and device serve the stage; ``load()`` loads models eagerly (they
+otherwise load lazily on first use) so that health checks and benchmarks can ask for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from core.domain import (
+    Audio,
+    CallAnalysis,
+    Conversation,
+    Diarization,
+    DiarizationOptions,
+    Sentiment,
+    StageInfo,
+    Transcript,
+    TranscriptionOptions,
+)
+
+# A stage reports how far it got: fraction 0..1 and a short message.
+ProgressCallback = Callable[[float, str], None]
+
+
+@runtime_checkable
+class Stage(Protocol):
+    def info(self) -> StageInfo: ...
+
+    async def load(self) -> None: ...
+
+
+@runtime_checkable
+class Diarizer(Stage, Protocol):
+    async def diarize(
+        self,
+        audio: Audio,
+        options: DiarizationOptions,
+        progress: ProgressCallback | None = None,
+    ) -> Diarization: ...
+
+
+@runtime_checkable
+class Transcriber(Stage, Protocol):
+    async def transcribe(
+        self,
+        samples: np.ndarray,
+        options: TranscriptionOptions,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """``samples``: 16 kHz mono float32. Word timestamps are relative to its start."""
+        ...
+
+
+@runtime_checkable
+class SentimentAnalyzer(Stage, Protocol):
+    async def analyze(self, texts: Sequence[str]) -> list[Sentiment]: ...
+
+
+@runtime_checkable
+class Embedder(Stage, Protocol):
+    @property
+    def dimension(self) -> int: ...
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return a float32 array of shape (len(texts), dimension), L2-normalised."""
+        ...
+
+
+@runtime_checkable
+class CallAnalyzer(Stage, Protocol):
+    async def analyze(self, conversation: Conversation) -> CallAnalysis: ...

@@ -1,0 +1,128 @@
+"""Decode any common audio container with PyAV into 16 kHz float32 (mono mix + each channel).
+
+Decoding is cheap and stays in-process (it is not a stage with a gRPC twin). Anything that
+is not decodable audio becomes an :class:`UnsupportedAudioError` with a message that says
+what to do, never a crash.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+import av
+import numpy as np
+
+from core.domain import MODEL_SAMPLE_RATE, Audio, AudioInfo
+from core.errors import AudioTooLongError, UnsupportedAudioError
+
+SUPPORTED_HINT = "Send a recording in wav, flac, mp3, ogg/opus, m4a/aac or webm with an audio track."
+
+
+def _fail(message: str) -> UnsupportedAudioError:
+    return UnsupportedAudioError(message, SUPPORTED_HINT)
+
+
+def probe_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def decode(
+    source: str | os.PathLike[str] | bytes | BinaryIO,
+    *,
+    max_seconds: float | None = None,
+    target_rate: int = MODEL_SAMPLE_RATE,
+) -> Audio:
+    """Decode ``source`` (a path, bytes or a binary file object).
+
+    Raises UnsupportedAudioError for empty, non-audio or undecodable input and
+    AudioTooLongError when the audio is longer than ``max_seconds``.
+    """
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "upload"
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidPath(f"No such file: {path}")
+        if path.stat().st_size == 0:
+            raise _fail(f"{path.name} is empty (0 bytes).")
+        opened: str | BinaryIO = str(path)
+    elif isinstance(source, bytes):
+        if not source:
+            raise _fail("The upload is empty (0 bytes).")
+        opened = io.BytesIO(source)
+    else:
+        opened = source
+
+    try:
+        container = av.open(opened, mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise _fail(f"{Path(name).name} is not a readable audio file ({exc}).") from exc
+
+    with container:
+        if not container.streams.audio:
+            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+            raise _fail(
+                f"{Path(name).name} has no audio track (it holds: {', '.join(kinds)})."
+            )
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        channels = ctx.channels or len(stream.layout.channels) or 1
+        info_rate = ctx.sample_rate or 0
+        declared = probe_duration(container, stream)
+        if max_seconds is not None and declared is not None and declared > max_seconds:
+            raise AudioTooLongError(
+                f"The recording lasts {declared / 60:.1f} min, over the limit of "
+                f"{max_seconds / 60:.1f} min.",
+                "Split the call, or raise MAX_AUDIO_SECONDS.",
+            )
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=target_rate)
+        chunks: list[np.ndarray] = []
+        total = 0
+        limit = None if max_seconds is None else int(max_seconds * target_rate) + target_rate
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray()
+                    chunks.append(arr.reshape(channels, -1) if arr.ndim == 1 else arr)
+                    total += chunks[-1].shape[1]
+                if limit is not None and total > limit:
+                    raise AudioTooLongError(
+                        f"The recording is longer than the limit of {max_seconds / 60:.1f} min.",
+                        "Split the call, or raise MAX_AUDIO_SECONDS.",
+                    )
+            for out in resampler.resample(None):
+                arr = out.to_ndarray()
+                chunks.append(arr.reshape(channels, -1) if arr.ndim == 1 else arr)
+        except av.error.FFmpegError as exc:
+            # A truncated file decodes up to the damage; keep what came out if anything did.
+            if not chunks:
+                raise _fail(f"{Path(name).name} could not be decoded ({exc}).") from exc
+        codec = ctx.name or "unknown"
+        container_name = container.format.name if container.format else ""
+
+    if not chunks:
+        raise _fail(f"{Path(name).name} holds no audio samples.")
+    data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    if data.shape[1] < target_rate // 10:
+        raise _fail(f"{Path(name).name} is too short to analyse ({data.shape[1] / target_rate:.2f} s).")
+    np.clip(data, -1.0, 1.0, out=data)
+    per_channel = tuple(np.ascontiguousarray(data[i]) for i in range(data.shape[0]))
+    mono = data.mean(axis=0) if data.shape[0] > 1 else per_channel[0]
+    info = AudioInfo(
+        duration_s=round(data.shape[1] / target_rate, 3),
+        sample_rate=info_rate,
+        channels=data.shape[0],
+        codec=codec,
+        container=container_name,
+    )
+    return Audio(mono=np.ascontiguousarray(mono, dtype=np.float32), channels=per_channel, info=info)
+
+
+class InvalidPath(UnsupportedAudioError):
+    code = "file_not_found"

@@ -1,0 +1,31 @@
+"""Shared fixtures. Tests never reach a model hub: any accidental download fails fast."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The real recordings with ground truth: ``../shared/data`` beside the checkout."""
+    env = os.environ.get("CALLYTICS_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [ROOT.parent / "shared" / "data", ROOT / "shared" / "data"]
+    for c in candidates:
+        if (c / "audio").is_dir():
+            return c
+    raise FileNotFoundError("../shared/data not found; set CALLYTICS_SHARED_DATA")
+
+
+@pytest.fixture(scope="session")
+def shared_audio() -> Path:
+    return shared_data_dir() / "audio"
