@@ -1,0 +1,158 @@
+"""The `callytics` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from core.domain import ProgressEvent
+from core.errors import CallyticsError, InvalidInputError
+from core.pipeline import PIPELINE_STAGES, AnalysisOptions
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Call analytics, offline.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _settings(**updates: Any):  # type: ignore[no-untyped-def]
+    from bootstrap.settings import get_settings
+
+    updates = {k: v for k, v in updates.items() if v is not None}
+    return get_settings().model_copy(update=updates) if updates else get_settings()
+
+
+class StageBars:
+    """One progress bar per pipeline stage, fed by the job's progress events."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {
+            stage: progress.add_task(stage, total=1.0, start=False, status="")
+            for stage in PIPELINE_STAGES
+        }
+
+    def __call__(self, event: ProgressEvent) -> None:
+        task = self.tasks.get(event.stage)
+        if task is None:
+            return
+        self.progress.start_task(task)
+        self.progress.update(task, completed=event.progress, status=event.message[:40])
+
+
+@app.command()
+def analyze(
+    files: Annotated[list[Path], typer.Argument(help="Recordings to analyse.")],
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write the result document(s) here ('-' for stdout).")
+    ] = None,
+    num_speakers: Annotated[int | None, typer.Option(min=1, max=20)] = None,
+    min_speakers: Annotated[int | None, typer.Option(min=1, max=20)] = None,
+    max_speakers: Annotated[int | None, typer.Option(min=1, max=20)] = None,
+    model: Annotated[
+        str | None, typer.Option(help="ASR model: base, tiny.en or a CTranslate2 directory.")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Language code; detected if omitted.")] = None,
+    agent_channel: Annotated[
+        int | None, typer.Option(min=0, max=1, help="Channel holding the agent in stereo calls.")
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Print the readable report.")] = True,
+) -> None:
+    """Analyse call recordings: who spoke when, what was said, how it went."""
+    _quiet_libraries()
+    if min_speakers and max_speakers and min_speakers > max_speakers:
+        _fail_usage("--min-speakers must not exceed --max-speakers.")
+    from api.report import render
+    from bootstrap.container import build_container
+
+    settings = _settings(asr_model=model)
+    container = build_container(settings)
+    container.database().upgrade()
+    service = container.analysis()
+    options = AnalysisOptions(language, num_speakers, min_speakers, max_speakers, agent_channel)
+    to_stdout = json_out == "-"
+    console = Console(stderr=to_stdout)
+    documents: list[dict[str, Any]] = []
+    exit_code = 0
+    for path in files:
+        try:
+            doc = _analyze_one(service, path, options, console)
+        except InvalidInputError as exc:
+            console.print(f"[red]error[/] {path}: {exc.message}")
+            if exc.hint:
+                console.print(f"  {exc.hint}")
+            exit_code = max(exit_code, EXIT_BAD_INPUT)
+            continue
+        except CallyticsError as exc:
+            console.print(f"[red]failed[/] {path}: {exc}")
+            exit_code = max(exit_code, EXIT_FAILED)
+            continue
+        documents.append(doc)
+        if report and not to_stdout:
+            render(doc, console)
+    if json_out and documents:
+        payload = documents[0] if len(files) == 1 else documents
+        text = json.dumps(payload, indent=2, ensure_ascii=False)
+        if to_stdout:
+            sys.stdout.write(text + "\n")
+        else:
+            Path(json_out).write_text(text + "\n", encoding="utf-8")
+            console.print(f"result written to {json_out}")
+    raise typer.Exit(exit_code)
+
+
+def _analyze_one(service: Any, path: Path, options: AnalysisOptions, console: Console) -> dict[str, Any]:
+    columns = (
+        TextColumn("{task.description:>12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("[dim]{task.fields[status]}"),
+    )
+    console.print(f"[bold]{path}[/]")
+    with Progress(*columns, console=console, transient=False) as progress:
+        bars = StageBars(progress)
+        return asyncio.run(service.analyze_file(path, options=options, on_event=bars))
+
+
+def _fail_usage(message: str) -> None:
+    Console(stderr=True).print(f"[red]error[/] {message}")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from bootstrap.container import build_container
+
+    container = build_container(_settings())
+    container.database().upgrade()
+    Console().print(f"database at {container.database().url} is up to date")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

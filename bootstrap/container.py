@@ -1,0 +1,166 @@
+"""The dependency-injector container: the one place where engines are chosen and built.
+
+Each stage is a ``providers.Selector`` on its ``USE_<STAGE>_MS`` flag: ``local`` builds the
+in-process engine (``services/<stage>/local.py``), ``grpc`` the client of the stage's
+microservice (``shared/stubs/<stage>.py``). Models are ``Singleton``s, built on first use;
+nothing heavy happens at import or at container creation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from bootstrap.settings import Settings, get_settings
+from core.errors import CallyticsError
+from core.jobs import AnalysisService, AudioStore
+from core.persistence.database import Database
+from core.pipeline import CallPipeline
+
+
+class RemoteStageUnavailable(CallyticsError):
+    code = "remote_stage_unavailable"
+
+
+def _mode(flag: bool) -> str:
+    return "grpc" if flag else "local"
+
+
+def _grpc_client(stage: str, settings: Settings) -> Any:
+    """Build the gRPC client of ``stage`` (shared/stubs/<stage>.py)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"shared.stubs.{stage}")
+    except ImportError as exc:
+        raise RemoteStageUnavailable(
+            f"USE_{stage.upper()}_MS=true, but this build has no gRPC client for {stage}.",
+            f"Set USE_{stage.upper()}_MS=false to run {stage} in-process.",
+        ) from exc
+    return module.build_client(settings)
+
+
+def _audio_store(settings: Settings) -> AudioStore | None:
+    return AudioStore(settings.storage_dir) if settings.store_audio else None
+
+
+def _decoder(settings: Settings):  # type: ignore[no-untyped-def]
+    from services.decode.local import decode
+
+    def run(path: Path):  # type: ignore[no-untyped-def]
+        return decode(path, max_seconds=settings.max_audio_seconds)
+
+    return run
+
+
+def _diarizer(settings: Settings) -> Any:
+    from services.diarization.local import LocalDiarizer
+
+    backend = settings.diarization_backend
+    if backend == "pyannote":
+        from services.diarization.pyannote import PyannoteDiarizer
+
+        return PyannoteDiarizer(settings.diarization_pyannote_dir, device=settings.asr_device)
+    return LocalDiarizer(backend=backend, max_speakers=settings.diarization_max_speakers)
+
+
+def _transcriber(settings: Settings) -> Any:
+    from services.asr.local import FasterWhisperTranscriber
+
+    return FasterWhisperTranscriber(
+        settings.asr_model,
+        cache_dir=settings.models_dir,
+        device=settings.asr_device,
+        compute_type=settings.asr_compute_type,
+        beam_size=settings.asr_beam_size,
+        language=settings.asr_language,
+        cpu_threads=settings.asr_cpu_threads,
+        allow_download=settings.allow_model_downloads,
+    )
+
+
+def _embedder(settings: Settings) -> Any:
+    from services.embedding.local import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.embedding_model)
+
+
+def _sentiment(settings: Settings, embedder: Any) -> Any:
+    from services.sentiment.local import build_sentiment_analyzer
+
+    return build_sentiment_analyzer(settings.sentiment_model, embedder, settings.models_dir)
+
+
+def _analyzer(settings: Settings) -> Any:
+    from services.llm.factory import build_call_analyzer
+
+    return build_call_analyzer(
+        provider="openai" if settings.llm_uses_openai else "local",
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        model=settings.llm_model,
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Singleton(get_settings)
+
+    database = providers.Singleton(Database, url=settings.provided.database_url)
+    audio_store = providers.Singleton(_audio_store, settings)
+    decoder = providers.Singleton(_decoder, settings)
+
+    diarizer = providers.Selector(
+        providers.Callable(_mode, settings.provided.use_diarization_ms),
+        local=providers.Singleton(_diarizer, settings),
+        grpc=providers.Singleton(_grpc_client, "diarization", settings),
+    )
+    transcriber = providers.Selector(
+        providers.Callable(_mode, settings.provided.use_asr_ms),
+        local=providers.Singleton(_transcriber, settings),
+        grpc=providers.Singleton(_grpc_client, "asr", settings),
+    )
+    local_embedder = providers.Singleton(_embedder, settings)
+    embedder = providers.Selector(
+        providers.Callable(_mode, settings.provided.use_embedding_ms),
+        local=local_embedder,
+        grpc=providers.Singleton(_grpc_client, "embedding", settings),
+    )
+    sentiment = providers.Selector(
+        providers.Callable(_mode, settings.provided.use_sentiment_ms),
+        # The learned head reads sentence vectors from the in-process model (shared).
+        local=providers.Singleton(_sentiment, settings, local_embedder),
+        grpc=providers.Singleton(_grpc_client, "sentiment", settings),
+    )
+    analyzer = providers.Selector(
+        providers.Callable(_mode, settings.provided.use_llm_ms),
+        local=providers.Singleton(_analyzer, settings),
+        grpc=providers.Singleton(_grpc_client, "llm", settings),
+    )
+
+    pipeline = providers.Singleton(
+        CallPipeline,
+        diarizer=diarizer,
+        transcriber=transcriber,
+        sentiment=sentiment,
+        embedder=embedder,
+        analyzer=analyzer,
+        agent_channel=settings.provided.agent_channel,
+    )
+    analysis = providers.Singleton(
+        AnalysisService,
+        pipeline=pipeline,
+        database=database,
+        decoder=decoder,
+        audio_store=audio_store,
+    )
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    container = Container()
+    if settings is not None:
+        container.settings.override(providers.Object(settings))
+    return container

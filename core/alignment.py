@@ -1,0 +1,156 @@
+"""Words to speakers (by time overlap, word by word) and words to utterances (turns)."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from core.domain import SpeakerTurn, Utterance, Word
+
+# A speaker's next word joins the current utterance unless the pause before it is longer
+# than this, or somebody else spoke in that pause.
+MAX_PAUSE_IN_UTTERANCE_S = 2.0
+# Very long monologues are cut at a sentence end once they pass this length.
+MAX_UTTERANCE_S = 30.0
+SENTENCE_END = (".", "?", "!")
+
+
+@dataclass(frozen=True)
+class SpeakerWord:
+    speaker: str
+    word: Word
+
+
+class _TurnIndex:
+    """Turns sorted by start, for overlap and nearest-turn queries."""
+
+    def __init__(self, turns: Sequence[SpeakerTurn]) -> None:
+        self.turns = sorted(turns, key=lambda t: (t.start, t.end))
+        self.starts = [t.start for t in self.turns]
+        # Longest turn bounds how far back an overlapping turn can start.
+        self.max_len = max((t.end - t.start for t in self.turns), default=0.0)
+
+    def overlapping(self, start: float, end: float) -> Iterable[SpeakerTurn]:
+        lo = bisect.bisect_left(self.starts, start - self.max_len)
+        hi = bisect.bisect_right(self.starts, end)
+        for t in self.turns[lo:hi]:
+            if t.end > start and t.start < end:
+                yield t
+
+    def nearest(self, t: float) -> SpeakerTurn | None:
+        if not self.turns:
+            return None
+        i = bisect.bisect_left(self.starts, t)
+        candidates = self.turns[max(0, i - 1) : i + 1]
+        return min(candidates, key=lambda turn: _distance(turn, t))
+
+
+def _distance(turn: SpeakerTurn, t: float) -> float:
+    if turn.start <= t <= turn.end:
+        return 0.0
+    return min(abs(turn.start - t), abs(turn.end - t))
+
+
+def assign_speakers(
+    words: Sequence[Word], turns: Sequence[SpeakerTurn], default_speaker: str = "S1"
+) -> list[SpeakerWord]:
+    """Give every word the speaker whose turns overlap it most.
+
+    A word that no turn overlaps goes to the speaker of the nearest turn; with no turns at
+    all, every word goes to ``default_speaker``. Every input word comes out exactly once.
+    """
+    index = _TurnIndex(turns)
+    out: list[SpeakerWord] = []
+    for w in words:
+        # Zero-length words still get a point query.
+        start, end = w.start, max(w.end, w.start + 1e-3)
+        overlap: dict[str, float] = defaultdict(float)
+        for turn in index.overlapping(start, end):
+            overlap[turn.speaker] += min(end, turn.end) - max(start, turn.start)
+        if overlap:
+            speaker = max(sorted(overlap), key=lambda s: overlap[s])
+        else:
+            near = index.nearest((start + end) / 2)
+            speaker = near.speaker if near else default_speaker
+        out.append(SpeakerWord(speaker, w))
+    return out
+
+
+def filter_channel_words(
+    words: Sequence[Word], speaker: str, turns: Sequence[SpeakerTurn]
+) -> list[Word]:
+    """Words transcribed from one channel of a dual-channel call.
+
+    Keep a word unless it lies outside its own speaker's turns AND inside another
+    speaker's: that is the other party bleeding into this channel's microphone.
+    """
+    own = _TurnIndex([t for t in turns if t.speaker == speaker])
+    other = _TurnIndex([t for t in turns if t.speaker != speaker])
+    kept = []
+    for w in words:
+        end = max(w.end, w.start + 1e-3)
+        if any(True for _ in own.overlapping(w.start, end)) or not any(
+            True for _ in other.overlapping(w.start, end)
+        ):
+            kept.append(w)
+    return kept
+
+
+def join_words(words: Iterable[Word]) -> str:
+    return " ".join(w.text for w in words).strip()
+
+
+def group_utterances(assigned: Sequence[SpeakerWord]) -> list[Utterance]:
+    """Group each speaker's words into turns, allowing turns of different speakers to overlap.
+
+    A speaker's word continues their current utterance unless the pause before it is
+    longer than MAX_PAUSE_IN_UTTERANCE_S, or another speaker said a whole word inside
+    that pause (they took the floor), or the utterance is already long and ended a
+    sentence. Utterances come out sorted by start time and numbered from 0.
+    """
+    by_speaker: dict[str, list[Word]] = defaultdict(list)
+    for sw in assigned:
+        by_speaker[sw.speaker].append(sw.word)
+    all_words = sorted(assigned, key=lambda sw: (sw.word.start, sw.word.end))
+    starts = [sw.word.start for sw in all_words]
+
+    def someone_else_spoke(speaker: str, gap_start: float, gap_end: float) -> bool:
+        lo = bisect.bisect_left(starts, gap_start)
+        hi = bisect.bisect_right(starts, gap_end)
+        return any(sw.speaker != speaker and sw.word.end <= gap_end for sw in all_words[lo:hi])
+
+    pieces: list[tuple[str, list[Word]]] = []
+    for speaker, words in by_speaker.items():
+        words.sort(key=lambda w: (w.start, w.end))
+        current: list[Word] = []
+        for w in words:
+            if current:
+                prev = current[-1]
+                long_enough = prev.end - current[0].start > MAX_UTTERANCE_S and prev.text.endswith(
+                    SENTENCE_END
+                )
+                if (
+                    w.start - prev.end > MAX_PAUSE_IN_UTTERANCE_S
+                    or long_enough
+                    or someone_else_spoke(speaker, prev.end, w.start)
+                ):
+                    pieces.append((speaker, current))
+                    current = []
+            current.append(w)
+        if current:
+            pieces.append((speaker, current))
+
+    pieces.sort(key=lambda p: (p[1][0].start, p[1][-1].end, p[0]))
+    return [
+        Utterance(
+            index=i,
+            speaker=speaker,
+            start=words[0].start,
+            end=max(w.end for w in words),
+            text=join_words(words),
+            words=list(words),
+        )
+        for i, (speaker, words) in enumerate(pieces)
+    ]

@@ -1,0 +1,83 @@
+"""The result document of SPEC section 3, built from a finished CallResult."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from core.domain import CallAnalysis, Speaker, Utterance
+from core.pipeline import CallResult
+
+
+def speaker_dict(s: Speaker) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "role": s.role.value,
+        "channel": s.channel,
+        "talk_time_s": s.talk_time_s,
+        "talk_ratio": s.talk_ratio,
+        "words_per_minute": s.words_per_minute,
+        "interruptions": s.interruptions,
+        "sentiment_mean": s.sentiment_mean,
+        "loudness_dbfs": s.loudness_dbfs,
+    }
+
+
+def utterance_dict(u: Utterance) -> dict[str, Any]:
+    return {
+        "index": u.index,
+        "speaker": u.speaker,
+        "role": u.role.value,
+        "start": round(u.start, 3),
+        "end": round(u.end, 3),
+        "text": u.text,
+        "sentiment": (
+            {"label": u.sentiment.label.value, "score": round(u.sentiment.score, 4)}
+            if u.sentiment
+            else None
+        ),
+        "words": [
+            {"word": w.text, "start": w.start, "end": w.end, "probability": w.probability}
+            for w in u.words
+        ],
+    }
+
+
+def analysis_dict(a: CallAnalysis | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "summary": a.summary,
+        "topics": list(a.topics),
+        "reason": a.reason,
+        "resolution": a.resolution.value,
+        "conflict": {"detected": a.conflict_detected, "evidence": list(a.conflict_evidence)},
+        "profanity": [{"utterance": p.utterance, "words": list(p.words)} for p in a.profanity],
+        "action_items": list(a.action_items),
+        "provider": a.provider,
+    }
+
+
+def build_document(
+    call_id: str, filename: str, created_at: datetime, result: CallResult
+) -> dict[str, Any]:
+    return {
+        "id": call_id,
+        "filename": filename,
+        "created_at": created_at.isoformat(),
+        "status": "succeeded",
+        "audio": {
+            "duration_s": result.duration_s,
+            "sample_rate": result.audio.sample_rate,
+            "channels": result.audio.channels,
+            "codec": result.audio.codec,
+        },
+        "language": result.language,
+        "speakers": [speaker_dict(s) for s in result.speakers],
+        "utterances": [utterance_dict(u) for u in result.utterances],
+        "metrics": asdict(result.metrics),
+        "analysis": analysis_dict(result.analysis),
+        "stages": result.stages,
+        "warnings": list(result.warnings),
+    }

@@ -1,0 +1,346 @@
+"""The analysis pipeline: decoded audio in, a finished call out.
+
+diarization -> asr (+ words to speakers, utterances) -> roles -> sentiment -> embedding
+-> llm -> metrics. Each stage reports progress events; the required stages (diarization,
+asr) fail the call with a clear reason, the optional ones (sentiment, embedding, llm)
+are retried once and then degrade into a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from core import metrics as conversation_metrics
+from core.alignment import SpeakerWord, assign_speakers, filter_channel_words, group_utterances
+from core.domain import (
+    Audio,
+    AudioInfo,
+    CallAnalysis,
+    Conversation,
+    ConversationMetrics,
+    Diarization,
+    DiarizationOptions,
+    Interval,
+    ProgressEvent,
+    Role,
+    Speaker,
+    StageInfo,
+    TranscriptionOptions,
+    Utterance,
+)
+from core.errors import CallyticsError, StageError
+from core.ports import CallAnalyzer, Diarizer, Embedder, SentimentAnalyzer, Transcriber
+from core.roles import assign_roles
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EventSink = Callable[[ProgressEvent], None]
+PIPELINE_STAGES = (
+    "decode",
+    "diarization",
+    "asr",
+    "roles",
+    "sentiment",
+    "embedding",
+    "llm",
+    "metrics",
+)
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    language: str | None = None
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    agent_channel: int | None = None  # None: the configured default
+
+    def diarization(self) -> DiarizationOptions:
+        return DiarizationOptions(self.num_speakers, self.min_speakers, self.max_speakers)
+
+
+@dataclass
+class CallResult:
+    audio: AudioInfo
+    duration_s: float
+    language: str
+    speakers: list[Speaker]
+    utterances: list[Utterance]
+    metrics: ConversationMetrics
+    analysis: CallAnalysis | None
+    stages: dict[str, dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+    utterance_vectors: np.ndarray | None = None
+    call_vector: np.ndarray | None = None
+    diarization_method: str = ""
+
+
+def loudness_dbfs(
+    samples: np.ndarray, intervals: list[Interval], rate: int = 16000
+) -> float | None:
+    """RMS level of ``samples`` over ``intervals`` in dB relative to full scale."""
+    pieces = [samples[int(i.start * rate) : int(i.end * rate)] for i in intervals]
+    pieces = [p for p in pieces if len(p)]
+    if not pieces:
+        return None
+    rms = float(np.sqrt(np.mean(np.square(np.concatenate(pieces), dtype=np.float64))))
+    return round(20 * np.log10(max(rms, 1e-10)), 2)
+
+
+class CallPipeline:
+    def __init__(
+        self,
+        diarizer: Diarizer,
+        transcriber: Transcriber,
+        sentiment: SentimentAnalyzer,
+        embedder: Embedder,
+        analyzer: CallAnalyzer,
+        *,
+        agent_channel: int = 0,
+        optional_attempts: int = 2,
+    ) -> None:
+        self.diarizer = diarizer
+        self.transcriber = transcriber
+        self.sentiment = sentiment
+        self.embedder = embedder
+        self.analyzer = analyzer
+        self.agent_channel = agent_channel
+        self.optional_attempts = max(1, optional_attempts)
+
+    def stage_engines(self) -> dict[str, Any]:
+        return {
+            "diarization": self.diarizer,
+            "asr": self.transcriber,
+            "sentiment": self.sentiment,
+            "embedding": self.embedder,
+            "llm": self.analyzer,
+        }
+
+    async def load(self) -> None:
+        for engine in self.stage_engines().values():
+            await engine.load()
+
+    # ------------------------------------------------------------------------ run
+    async def run(
+        self,
+        audio: Audio,
+        options: AnalysisOptions | None = None,
+        on_event: EventSink | None = None,
+    ) -> CallResult:
+        options = options or AnalysisOptions()
+        emit = on_event or (lambda _e: None)
+        stages: dict[str, dict[str, Any]] = {}
+        warnings: list[str] = []
+
+        def reporter(stage: str) -> Callable[[float, str], None]:
+            return lambda fraction, message="": emit(
+                ProgressEvent(stage, min(1.0, fraction), message)
+            )
+
+        def record(stage: str, info: StageInfo | None, started: float, **extra: Any) -> None:
+            entry: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 3)}
+            if info is not None:
+                entry = {
+                    "backend": info.backend,
+                    "engine": info.engine,
+                    "model": info.model,
+                    "device": info.device,
+                    **info.extra,
+                    **entry,
+                }
+            stages[stage] = {**entry, **extra}
+            emit(ProgressEvent(stage, 1.0, "done" if "error" not in extra else "failed"))
+
+        # 1. diarization (required)
+        emit(ProgressEvent("diarization", 0.0, "finding who spoke when"))
+        t0 = time.perf_counter()
+        diarization = await self._required(
+            "diarization",
+            self.diarizer.diarize(audio, options.diarization(), reporter("diarization")),
+        )
+        record(
+            "diarization",
+            self.diarizer.info(),
+            t0,
+            method=diarization.method,
+            speakers=len(diarization.speakers),
+        )
+
+        # 2. asr (required) + words to speakers + utterances
+        emit(ProgressEvent("asr", 0.0, "transcribing"))
+        t0 = time.perf_counter()
+        utterances, language = await self._transcribe(audio, diarization, options, reporter("asr"))
+        record("asr", self.transcriber.info(), t0, language=language)
+        if not utterances:
+            warnings.append("No speech was recognised in the recording.")
+
+        # 3. roles
+        t0 = time.perf_counter()
+        agent_channel = (
+            self.agent_channel if options.agent_channel is None else options.agent_channel
+        )
+        speaker_ids = self._speaker_ids(diarization, utterances)
+        roles = assign_roles(
+            utterances, speaker_ids, channel_of=diarization.channel_of, agent_channel=agent_channel
+        )
+        speakers = [
+            Speaker(id=s, role=roles.get(s, Role.UNKNOWN), channel=diarization.channel_of.get(s))
+            for s in speaker_ids
+        ]
+        for u in utterances:
+            u.role = roles.get(u.speaker, Role.UNKNOWN)
+        method = "channel" if diarization.method == "channel" else "content"
+        record("roles", None, t0, method=method)
+
+        # 4. sentiment (optional)
+        texts = [u.text for u in utterances]
+        t0 = time.perf_counter()
+        sentiments = (
+            await self._optional("sentiment", warnings, lambda: self.sentiment.analyze(texts))
+            if texts
+            else []
+        )
+        for u, s in zip(utterances, sentiments or [], strict=False):
+            u.sentiment = s
+        record(
+            "sentiment",
+            self.sentiment.info(),
+            t0,
+            **self._error(stages, "sentiment", sentiments, texts),
+        )
+
+        # 5. embedding (optional)
+        t0 = time.perf_counter()
+        vectors = (
+            await self._optional("embedding", warnings, lambda: self.embedder.embed(texts))
+            if texts
+            else None
+        )
+        call_vector = None
+        if vectors is not None and len(vectors):
+            mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+            call_vector = mean / (np.linalg.norm(mean) or 1.0)
+        record(
+            "embedding",
+            self.embedder.info(),
+            t0,
+            **self._error(stages, "embedding", vectors, texts),
+        )
+
+        # 6. metrics (before the llm so it can read them; cheap)
+        t0 = time.perf_counter()
+        metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
+        for s in speakers:
+            samples = audio.channels[s.channel] if s.channel is not None else audio.mono
+            s.loudness_dbfs = loudness_dbfs(
+                samples, conversation_metrics.speech_intervals(utterances).get(s.id, [])
+            )
+        stages["metrics"] = {"seconds": round(time.perf_counter() - t0, 3)}
+
+        # 7. llm (optional)
+        t0 = time.perf_counter()
+        analysis = None
+        if utterances:
+            conversation = Conversation(utterances, speakers, language, audio.duration_s)
+            analysis = await self._optional(
+                "llm", warnings, lambda: self.analyzer.analyze(conversation)
+            )
+        record("llm", self.analyzer.info(), t0, **self._error(stages, "llm", analysis, texts))
+        emit(ProgressEvent("metrics", 1.0, "done"))
+
+        return CallResult(
+            audio=audio.info,
+            duration_s=round(audio.duration_s, 3),
+            language=language,
+            speakers=speakers,
+            utterances=utterances,
+            metrics=metrics,
+            analysis=analysis,
+            stages=stages,
+            warnings=warnings,
+            utterance_vectors=None if vectors is None else np.asarray(vectors, dtype=np.float32),
+            call_vector=call_vector,
+            diarization_method=diarization.method,
+        )
+
+    # -------------------------------------------------------------------- helpers
+    @staticmethod
+    def _error(stages: dict[str, Any], stage: str, value: Any, texts: list[str]) -> dict[str, Any]:
+        if value is None and texts:
+            return {"error": "failed; see warnings"}
+        return {}
+
+    @staticmethod
+    def _speaker_ids(diarization: Diarization, utterances: list[Utterance]) -> list[str]:
+        ids = list(diarization.speakers)
+        for u in utterances:
+            if u.speaker not in ids:
+                ids.append(u.speaker)
+        spoken = {u.speaker for u in utterances}
+        # A diarized speaker who said no recognisable word is kept only if others did talk.
+        return [s for s in ids if s in spoken] or ids[: 1 if spoken else 0]
+
+    async def _required(self, stage: str, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except CallyticsError:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", stage)
+            raise StageError(stage, str(exc) or type(exc).__name__) from exc
+
+    async def _optional(
+        self, stage: str, warnings: list[str], call: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        last: Exception | None = None
+        for attempt in range(1, self.optional_attempts + 1):
+            try:
+                return await call()
+            except Exception as exc:
+                last = exc
+                log.warning(
+                    "%s failed (attempt %d/%d): %s", stage, attempt, self.optional_attempts, exc
+                )
+        warnings.append(f"{stage} is missing: {last}")
+        return None
+
+    async def _transcribe(
+        self,
+        audio: Audio,
+        diarization: Diarization,
+        options: AnalysisOptions,
+        progress: Callable[[float, str], None],
+    ) -> tuple[list[Utterance], str]:
+        asr_options = TranscriptionOptions(language=options.language)
+        if diarization.method == "channel" and diarization.channel_of:
+            # Dual-channel: transcribe each party's own channel, so overlapping speech
+            # is heard; words outside the party's turns but inside the other's are bleed.
+            assigned: list[SpeakerWord] = []
+            languages: list[tuple[int, str]] = []
+            items = sorted(diarization.channel_of.items(), key=lambda kv: kv[1])
+            for n, (speaker, channel) in enumerate(items):
+
+                def part(f: float, m: str, n: int = n) -> None:
+                    progress((n + f) / len(items), m)
+
+                transcript = await self._required(
+                    "asr", self.transcriber.transcribe(audio.channels[channel], asr_options, part)
+                )
+                words = filter_channel_words(transcript.words, speaker, diarization.turns)
+                languages.append((len(words), transcript.language))
+                assigned += [SpeakerWord(speaker, w) for w in words]
+            language = max(languages)[1] if languages else (options.language or "")
+            return group_utterances(assigned), language
+        transcript = await self._required(
+            "asr", self.transcriber.transcribe(audio.mono, asr_options, progress)
+        )
+        default = diarization.speakers[0] if diarization.speakers else "S1"
+        assigned = assign_speakers(transcript.words, diarization.turns, default_speaker=default)
+        return group_utterances(assigned), transcript.language

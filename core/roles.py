@@ -1,0 +1,176 @@
+"""Who is the agent and who is the customer.
+
+Dual-channel calls: by channel (the agent's channel is a setting, 0 by default). Other
+calls: by what each speaker says. Agents greet with the company's name, offer help,
+verify identity and close the call; customers state a problem about *their* account.
+The opening utterance weighs most: whoever answers an inbound call with a greeting is
+the agent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.domain import Role, Utterance
+
+AGENT_PHRASES = (
+    "thank you for calling",
+    "thanks for calling",
+    "thank you for contacting",
+    "welcome to",
+    "you've reached",
+    "you have reached",
+    "my name is",
+    "how can i help",
+    "how may i help",
+    "how can i assist",
+    "how may i assist",
+    "what can i do for you",
+    "is there anything else",
+    "anything else i can",
+    "for security",
+    "verify your",
+    "can i have your",
+    "can i get your",
+    "may i have your",
+    "could i have your",
+    "let me check",
+    "let me look",
+    "let me pull up",
+    "bear with me",
+    "please hold",
+    "i'll transfer",
+    "i can help you with",
+    "i'd be happy to help",
+    "i'd be glad to help",
+    "i apologize for the inconvenience",
+    "sorry for the inconvenience",
+    "i understand your frustration",
+    "have a great day",
+    "have a wonderful day",
+    "thank you for your patience",
+    "thank you for holding",
+    "i'm calling from",
+    "this is a call from",
+)
+CUSTOMER_PHRASES = (
+    "i'm calling",
+    "i am calling",
+    "i was calling",
+    "i have a problem",
+    "i have an issue",
+    "i've got a problem",
+    "my account",
+    "my bill",
+    "my card",
+    "my order",
+    "my internet",
+    "my phone",
+    "my password",
+    "my policy",
+    "my package",
+    "i was charged",
+    "i've been charged",
+    "i want to",
+    "i'd like to",
+    "i would like to",
+    "i need to",
+    "can you help me",
+    "could you help me",
+    "it's not working",
+    "isn't working",
+    "doesn't work",
+    "i've been waiting",
+    "speak to a manager",
+    "speak to your manager",
+)
+_OPENING_WEIGHT = 3.0
+
+
+@dataclass(frozen=True)
+class RoleEvidence:
+    agent: float
+    customer: float
+
+    @property
+    def net(self) -> float:
+        return self.agent - self.customer
+
+
+def _normalise(text: str) -> str:
+    text = text.lower().replace("’", "'")
+    return re.sub(r"[^a-z0-9' ]+", " ", text)
+
+
+def _count(text: str, phrases: Sequence[str]) -> int:
+    return sum(text.count(p) for p in phrases)
+
+
+def score_speakers(utterances: Sequence[Utterance]) -> dict[str, RoleEvidence]:
+    agent: dict[str, float] = defaultdict(float)
+    customer: dict[str, float] = defaultdict(float)
+    first = min(utterances, key=lambda u: u.start) if utterances else None
+    for u in utterances:
+        weight = _OPENING_WEIGHT if u is first else 1.0
+        text = _normalise(u.text)
+        agent[u.speaker] += weight * _count(text, AGENT_PHRASES)
+        customer[u.speaker] += weight * _count(text, CUSTOMER_PHRASES)
+    speakers = {u.speaker for u in utterances}
+    return {s: RoleEvidence(agent[s], customer[s]) for s in speakers}
+
+
+def assign_roles(
+    utterances: Sequence[Utterance],
+    speakers: Sequence[str],
+    *,
+    channel_of: dict[str, int] | None = None,
+    agent_channel: int | None = 0,
+) -> dict[str, Role]:
+    """Map each speaker id to a role."""
+    if not speakers:
+        return {}
+    if channel_of and agent_channel is not None and len(channel_of) >= 2:
+        return {
+            s: (Role.AGENT if channel_of.get(s) == agent_channel else Role.CUSTOMER)
+            for s in speakers
+        }
+
+    evidence = score_speakers(utterances)
+    none = RoleEvidence(0.0, 0.0)
+    spoken = [s for s in speakers if s in evidence]
+    roles = {s: Role.UNKNOWN for s in speakers}
+    if not spoken:
+        return roles
+    order = {
+        u.speaker: i
+        for i, u in reversed(list(enumerate(sorted(utterances, key=lambda u: u.start))))
+    }
+    # The agent: the strongest net agent evidence; ties go to whoever spoke first.
+    agent = max(spoken, key=lambda s: (evidence.get(s, none).net, -order.get(s, 1_000)))
+    has_evidence = any(e.agent or e.customer for e in evidence.values())
+    if len(spoken) == 1:
+        e = evidence[agent]
+        roles[agent] = Role.AGENT if e.net > 0 else Role.CUSTOMER if e.net < 0 else Role.UNKNOWN
+        return roles
+    if not has_evidence and len(spoken) > 2:
+        return roles
+    roles[agent] = Role.AGENT
+    others = [s for s in spoken if s != agent]
+    if len(others) == 1:
+        roles[others[0]] = Role.CUSTOMER
+        return roles
+    # Several others: the one with the strongest customer evidence (then the most
+    # talkative) is the customer; others are agents if they sound like one.
+    words = defaultdict(int)
+    for u in utterances:
+        words[u.speaker] += len(u.words)
+    customer = max(others, key=lambda s: (-evidence[s].net, words[s]))
+    roles[customer] = Role.CUSTOMER
+    for s in others:
+        if s != customer:
+            e = evidence[s]
+            roles[s] = Role.AGENT if e.net >= 2 else Role.CUSTOMER if e.net <= -1 else Role.UNKNOWN
+    return roles
