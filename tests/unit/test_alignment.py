@@ -1,0 +1,83 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.alignment import assign_speakers, filter_channel_words, group_utterances
+from core.domain import SpeakerTurn, Word
+from tests.unit.fakes import words_of
+
+
+def test_words_go_to_the_speaker_whose_turn_overlaps_them_most():
+    turns = [SpeakerTurn("S1", 0.0, 2.0), SpeakerTurn("S2", 1.9, 4.0)]
+    words = [Word("hello", 0.1, 0.5), Word("there", 1.8, 2.3), Word("yes", 3.0, 3.4)]
+    assigned = assign_speakers(words, turns)
+    assert [a.speaker for a in assigned] == ["S1", "S2", "S2"]
+
+
+def test_a_word_outside_every_turn_goes_to_the_nearest_turn():
+    turns = [SpeakerTurn("S1", 0.0, 1.0), SpeakerTurn("S2", 5.0, 6.0)]
+    assigned = assign_speakers([Word("um", 4.0, 4.3), Word("so", 1.2, 1.4)], turns)
+    assert [a.speaker for a in assigned] == ["S2", "S1"]
+
+
+def test_without_turns_every_word_goes_to_the_default_speaker():
+    assigned = assign_speakers(words_of("a b c", 0.0), [], default_speaker="S9")
+    assert {a.speaker for a in assigned} == {"S9"}
+
+
+def test_utterances_split_on_speaker_change_and_long_pauses():
+    turns = [SpeakerTurn("S1", 0, 3), SpeakerTurn("S2", 3.2, 5), SpeakerTurn("S1", 5.5, 20)]
+    words = words_of("hello how can I help", 0.0) + words_of("my bill", 3.3)
+    words += words_of("sure", 5.6) + words_of("one more", 10.0)  # 3.9 s pause -> new turn
+    utterances = group_utterances(assign_speakers(words, turns))
+    assert [(u.speaker, u.text) for u in utterances] == [
+        ("S1", "hello how can I help"),
+        ("S2", "my bill"),
+        ("S1", "sure"),
+        ("S1", "one more"),
+    ]
+    assert [u.index for u in utterances] == [0, 1, 2, 3]
+
+
+def test_overlapping_speech_stays_two_overlapping_utterances():
+    # S1 talks 0-4 s without a break; S2 cuts in at 2.5 s and talks to 6 s.
+    s1 = [("S1", w) for w in words_of("one two three four five six seven eight nine ten", 0.0)]
+    s2 = [("S2", w) for w in words_of("wait wait I need to say this now please", 2.5)]
+    from core.alignment import SpeakerWord
+
+    utterances = group_utterances([SpeakerWord(s, w) for s, w in s1 + s2])
+    assert [u.speaker for u in utterances] == ["S1", "S2"]
+    assert utterances[1].start < utterances[0].end < utterances[1].end
+
+
+def test_channel_bleed_is_dropped_but_unclaimed_words_are_kept():
+    turns = [SpeakerTurn("S1", 0, 2), SpeakerTurn("S2", 3, 5)]
+    words = [Word("mine", 0.5, 0.8), Word("bleed", 3.5, 3.8), Word("quiet", 6.0, 6.3)]
+    kept = filter_channel_words(words, "S1", turns)
+    assert [w.text for w in kept] == ["mine", "quiet"]
+
+
+word_lists = st.lists(
+    st.tuples(st.floats(0, 600, allow_nan=False), st.floats(0, 3, allow_nan=False)),
+    max_size=60,
+)
+turn_lists = st.lists(
+    st.tuples(
+        st.sampled_from(["S1", "S2", "S3"]),
+        st.floats(0, 600, allow_nan=False),
+        st.floats(0.01, 30, allow_nan=False),
+    ),
+    max_size=20,
+)
+
+
+@given(word_lists, turn_lists)
+def test_every_word_is_assigned_once_and_utterances_are_ordered(raw_words, raw_turns):
+    words = [Word(f"w{i}", s, s + d) for i, (s, d) in enumerate(raw_words)]
+    turns = [SpeakerTurn(sp, s, s + d) for sp, s, d in raw_turns]
+    assigned = assign_speakers(words, turns)
+    assert sorted(a.word.text for a in assigned) == sorted(w.text for w in words)
+    utterances = group_utterances(assigned)
+    assert sum(len(u.words) for u in utterances) == len(words)
+    starts = [u.start for u in utterances]
+    assert starts == sorted(starts)
+    assert all(u.start <= u.end for u in utterances)

@@ -1,0 +1,167 @@
+"""The repository and the job service, on SQLite and on the real PostgreSQL server."""
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from core.domain import SpeakerTurn
+from core.errors import UnsupportedAudioError
+from core.jobs import AnalysisService, AudioStore
+from core.persistence.database import Database
+from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow
+from core.persistence.repositories import CallRepository, from_blob
+from core.pipeline import AnalysisOptions, CallPipeline
+from tests.unit.fakes import (
+    FakeCallAnalyzer,
+    FakeDiarizer,
+    FakeEmbedder,
+    FakeSentimentAnalyzer,
+    FakeTranscriber,
+    silent_audio,
+    words_of,
+)
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_url():
+    import psycopg
+
+    name = f"callytics_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
+        ) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:  # pragma: no cover - CI starts the server
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required for this test: {exc}")
+    return name, f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def _drop(name):
+    import psycopg
+
+    with psycopg.connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
+    ) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path}/calls.db")
+        db.upgrade()
+        yield db
+        db.dispose()
+        return
+    name, url = _postgres_url()
+    db = Database(url)
+    assert db.dialect == "postgresql"
+    db.upgrade()
+    yield db
+    db.dispose()
+    _drop(name)
+
+
+def fake_service(database, tmp_path, analyzer=None, transcriber=None):
+    pipeline = CallPipeline(
+        FakeDiarizer([SpeakerTurn("S1", 0, 4), SpeakerTurn("S2", 4.5, 8)]),
+        transcriber
+        or FakeTranscriber(
+            words_of("thank you for calling", 0) + words_of("my bill is terrible", 4.6)
+        ),
+        FakeSentimentAnalyzer(),
+        FakeEmbedder(),
+        analyzer or FakeCallAnalyzer(),
+    )
+
+    def decoder(path: Path):
+        if path.read_bytes() == b"not audio":
+            raise UnsupportedAudioError("not audio", "send audio")
+        return silent_audio(10)
+
+    return AnalysisService(pipeline, database, decoder, AudioStore(tmp_path / "audio"))
+
+
+def counts(database):
+    with database.session() as s:
+        return {
+            t.__tablename__: s.scalar(select(func.count()).select_from(t))
+            for t in (CallRow, UtteranceRow, JobRow)
+        }
+
+
+async def test_a_job_stores_the_call_with_utterances_vectors_and_history(database, tmp_path):
+    src = tmp_path / "call.wav"
+    src.write_bytes(b"RIFF fake")
+    doc = await fake_service(database, tmp_path).analyze_file(
+        src, options=AnalysisOptions(num_speakers=2)
+    )
+    with database.session() as s:
+        repo = CallRepository(s)
+        stored = repo.document(doc["id"])
+        row = repo.get(doc["id"])
+        job = s.get(JobRow, row.job_id)
+        events = s.scalars(
+            select(JobEventRow).where(JobEventRow.job_id == job.id).order_by(JobEventRow.seq)
+        ).all()
+        assert stored == doc | {"utterances": stored["utterances"]}
+        assert [u["text"] for u in stored["utterances"]] == [
+            "thank you for calling",
+            "my bill is terrible",
+        ]
+        assert stored["utterances"][1]["sentiment"]["label"] == "negative"
+        assert from_blob(row.embedding).shape == (8,)
+        assert np.allclose(from_blob(row.utterances[0].embedding).sum(), 1.0)
+        assert row.resolution == "resolved" and row.customer_sentiment < 0
+        assert job.status == "succeeded" and job.progress == 1.0 and job.attempts == 1
+        assert [e.stage for e in events][:2] == ["diarization", "diarization"]
+        assert events[-1].stage in {"llm", "metrics"}
+        assert Path(row.audio_path).read_bytes() == b"RIFF fake"
+        assert Path(row.audio_path).name == f"{doc['id']}.wav"
+
+
+async def test_bad_input_writes_nothing(database, tmp_path):
+    src = tmp_path / "notes.wav"
+    src.write_bytes(b"not audio")
+    with pytest.raises(UnsupportedAudioError):
+        await fake_service(database, tmp_path).analyze_file(src)
+    assert counts(database) == {"calls": 0, "utterances": 0, "jobs": 0}
+
+
+async def test_a_failed_job_is_recorded_and_leaves_no_call_or_audio(database, tmp_path):
+    class Broken(FakeTranscriber):
+        async def transcribe(self, samples, options, progress=None):
+            raise RuntimeError("boom")
+
+    src = tmp_path / "call.wav"
+    src.write_bytes(b"RIFF")
+    with pytest.raises(Exception, match="boom"):
+        await fake_service(database, tmp_path, transcriber=Broken([])).analyze_file(src)
+    assert counts(database) == {"calls": 0, "utterances": 0, "jobs": 1}
+    with database.session() as s:
+        job = s.scalars(select(JobRow)).one()
+        assert job.status == "failed" and "asr: boom" in job.error
+    audio_dir = tmp_path / "audio"
+    assert not audio_dir.exists() or not any(audio_dir.iterdir())
+
+
+async def test_delete_cascades_to_utterances(database, tmp_path):
+    src = tmp_path / "call.wav"
+    src.write_bytes(b"RIFF")
+    doc = await fake_service(database, tmp_path).analyze_file(src)
+    with database.session() as s:
+        assert CallRepository(s).delete(doc["id"])
+    assert counts(database)["utterances"] == 0
+    with database.session() as s:
+        assert CallRepository(s).get(doc["id"]) is None
+
+
+def test_upgrade_is_idempotent(database):
+    database.upgrade()
+    database.upgrade()
+    assert counts(database)["calls"] == 0
