@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import av
@@ -17,8 +16,6 @@ from samples.badfiles import write_all
 from samples.synth import add_noise
 from samples.timeline import MIN_OVERRUN_S, build_timeline
 from samples.tts import VOICES
-
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
 REQUIRED = {"demo", "angry", "three_party", "short", "tech_support", "cancellation"}
 
