@@ -18,7 +18,13 @@ import numpy as np
 from core.domain import MODEL_SAMPLE_RATE, Audio, AudioInfo
 from core.errors import AudioTooLongError, UnsupportedAudioError
 
-SUPPORTED_HINT = "Send a recording in wav, flac, mp3, ogg/opus, m4a/aac or webm with an audio track."
+SUPPORTED_HINT = (
+    "Send a recording in wav, flac, mp3, ogg/opus, m4a/aac or webm with an audio track."
+)
+
+
+class InvalidPath(UnsupportedAudioError):
+    code = "file_not_found"
 
 
 def _fail(message: str) -> UnsupportedAudioError:
@@ -67,9 +73,7 @@ def decode(
     with container:
         if not container.streams.audio:
             kinds = sorted({s.type for s in container.streams}) or ["nothing"]
-            raise _fail(
-                f"{Path(name).name} has no audio track (it holds: {', '.join(kinds)})."
-            )
+            raise _fail(f"{Path(name).name} has no audio track (it holds: {', '.join(kinds)}).")
         stream = container.streams.audio[0]
         ctx = stream.codec_context
         channels = ctx.channels or len(stream.layout.channels) or 1
@@ -110,7 +114,9 @@ def decode(
         raise _fail(f"{Path(name).name} holds no audio samples.")
     data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
     if data.shape[1] < target_rate // 10:
-        raise _fail(f"{Path(name).name} is too short to analyse ({data.shape[1] / target_rate:.2f} s).")
+        raise _fail(
+            f"{Path(name).name} is too short to analyse ({data.shape[1] / target_rate:.2f} s)."
+        )
     np.clip(data, -1.0, 1.0, out=data)
     per_channel = tuple(np.ascontiguousarray(data[i]) for i in range(data.shape[0]))
     mono = data.mean(axis=0) if data.shape[0] > 1 else per_channel[0]
@@ -122,7 +128,3 @@ def decode(
         container=container_name,
     )
     return Audio(mono=np.ascontiguousarray(mono, dtype=np.float32), channels=per_channel, info=info)
-
-
-class InvalidPath(UnsupportedAudioError):
-    code = "file_not_found"

@@ -1,0 +1,1 @@
+"""Embedding stage: a vector per utterance and per call."""

@@ -1,0 +1,1 @@
+"""Sentiment stage: positive | neutral | negative per utterance, with a score in [-1, 1]."""
