@@ -18,6 +18,8 @@ import numpy as np
 from core.domain import MODEL_SAMPLE_RATE, Audio, AudioInfo
 from core.errors import AudioTooLongError, UnsupportedAudioError
 
+# FFmpeg names some decoders after their sample format; report the codec itself.
+DECODER_TO_CODEC = {"mp3float": "mp3", "mp2float": "mp2", "aac_fixed": "aac", "ac3_fixed": "ac3"}
 SUPPORTED_HINT = (
     "Send a recording in wav, flac, mp3, ogg/opus, m4a/aac or webm with an audio track."
 )
@@ -107,7 +109,7 @@ def decode(
             # A truncated file decodes up to the damage; keep what came out if anything did.
             if not chunks:
                 raise _fail(f"{Path(name).name} could not be decoded ({exc}).") from exc
-        codec = ctx.name or "unknown"
+        codec = DECODER_TO_CODEC.get(ctx.name, ctx.name) or "unknown"
         container_name = container.format.name if container.format else ""
 
     if not chunks:

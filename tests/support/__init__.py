@@ -1,0 +1,1 @@
+"""Test helpers: hand-built conversations and a loopback OpenAI-compatible server."""
