@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from core.domain import ProgressEvent
-from core.errors import CallyticsError, InvalidInputError
+from core.errors import CallyticsError, InvalidInputError, ModelNotFoundError
 from core.pipeline import PIPELINE_STAGES, AnalysisOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Call analytics, offline.")
@@ -36,10 +36,11 @@ def _quiet_libraries() -> None:
 
 
 def _settings(**updates: Any):  # type: ignore[no-untyped-def]
-    from bootstrap.settings import get_settings
+    """Settings from the environment and `.env`, read afresh for each command."""
+    from bootstrap.settings import Settings
 
     updates = {k: v for k, v in updates.items() if v is not None}
-    return get_settings().model_copy(update=updates) if updates else get_settings()
+    return Settings().model_copy(update=updates)
 
 
 class StageBars:
@@ -89,9 +90,14 @@ def analyze(
     container = build_container(settings)
     container.database().upgrade()
     service = container.analysis()
-    options = AnalysisOptions(language, num_speakers, min_speakers, max_speakers, agent_channel)
     to_stdout = json_out == "-"
     console = Console(stderr=to_stdout)
+    try:
+        with console.status("loading models"):
+            asyncio.run(service.pipeline.load())
+    except ModelNotFoundError as exc:
+        _fail_usage(str(exc))
+    options = AnalysisOptions(language, num_speakers, min_speakers, max_speakers, agent_channel)
     documents: list[dict[str, Any]] = []
     exit_code = 0
     for path in files:
