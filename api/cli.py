@@ -65,7 +65,8 @@ class StageBars:
 def analyze(
     files: Annotated[list[Path], typer.Argument(help="Recordings to analyse.")],
     json_out: Annotated[
-        str | None, typer.Option("--json", help="Write the result document(s) here ('-' for stdout).")
+        str | None,
+        typer.Option("--json", help="Write the result document(s) here ('-' for stdout)."),
     ] = None,
     num_speakers: Annotated[int | None, typer.Option(min=1, max=20)] = None,
     min_speakers: Annotated[int | None, typer.Option(min=1, max=20)] = None,
@@ -73,7 +74,9 @@ def analyze(
     model: Annotated[
         str | None, typer.Option(help="ASR model: base, tiny.en or a CTranslate2 directory.")
     ] = None,
-    language: Annotated[str | None, typer.Option(help="Language code; detected if omitted.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Language code; detected if omitted.")
+    ] = None,
     agent_channel: Annotated[
         int | None, typer.Option(min=0, max=1, help="Channel holding the agent in stereo calls.")
     ] = None,
@@ -127,7 +130,9 @@ def analyze(
     raise typer.Exit(exit_code)
 
 
-def _analyze_one(service: Any, path: Path, options: AnalysisOptions, console: Console) -> dict[str, Any]:
+def _analyze_one(
+    service: Any, path: Path, options: AnalysisOptions, console: Console
+) -> dict[str, Any]:
     columns = (
         TextColumn("{task.description:>12}"),
         BarColumn(),

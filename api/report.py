@@ -28,7 +28,17 @@ def _fmt(value: Any, suffix: str = "") -> str:
 
 def speakers_table(doc: dict[str, Any]) -> Table:
     table = Table(title="Speakers", title_justify="left", expand=False)
-    for col in ("speaker", "role", "channel", "talk time", "share", "words/min", "interruptions", "sentiment", "loudness"):
+    for col in (
+        "speaker",
+        "role",
+        "channel",
+        "talk time",
+        "share",
+        "words/min",
+        "interruptions",
+        "sentiment",
+        "loudness",
+    ):
         table.add_column(col, justify="left" if col in ("speaker", "role") else "right")
     for s in doc["speakers"]:
         table.add_row(
@@ -54,7 +64,10 @@ def transcript_table(doc: dict[str, Any]) -> Table:
     for u in doc["utterances"]:
         sentiment = u.get("sentiment")
         label = (
-            Text(f"{sentiment['label']} {sentiment['score']:+.2f}", style=SENTIMENT_STYLE.get(sentiment["label"], ""))
+            Text(
+                f"{sentiment['label']} {sentiment['score']:+.2f}",
+                style=SENTIMENT_STYLE.get(sentiment["label"], ""),
+            )
             if sentiment
             else Text("-")
         )
@@ -79,7 +92,10 @@ def metrics_table(doc: dict[str, Any]) -> Table:
         ("longest silence", _fmt(m["longest_silence_s"], " s")),
         ("overlap", _fmt(m["overlap_s"], " s")),
         ("interruptions", str(m["interruptions"])),
-        ("agent talk ratio", "-" if m["agent_talk_ratio"] is None else f"{100 * m['agent_talk_ratio']:.0f}%"),
+        (
+            "agent talk ratio",
+            "-" if m["agent_talk_ratio"] is None else f"{100 * m['agent_talk_ratio']:.0f}%",
+        ),
         ("mean response latency", _fmt(m["mean_response_latency_s"], " s")),
         ("customer sentiment trend", _fmt(m["customer_sentiment_trend"])),
     ]
@@ -102,11 +118,16 @@ def analysis_panel(doc: dict[str, Any]) -> Panel:
         Text.assemble(
             ("Conflict: ", "bold"),
             ("yes" if a["conflict"]["detected"] else "no"),
-            (f" (utterances {', '.join(map(str, a['conflict']['evidence']))})" if a["conflict"]["evidence"] else ""),
+            (
+                f" (utterances {', '.join(map(str, a['conflict']['evidence']))})"
+                if a["conflict"]["evidence"]
+                else ""
+            ),
         ),
         Text.assemble(
             ("Profanity: ", "bold"),
-            "; ".join(f"#{p['utterance']}: {', '.join(p['words'])}" for p in a["profanity"]) or "none",
+            "; ".join(f"#{p['utterance']}: {', '.join(p['words'])}" for p in a["profanity"])
+            or "none",
         ),
         Text.assemble(("Action items: ", "bold"), "; ".join(a["action_items"]) or "none"),
         Text(f"provider: {a['provider']}", style="dim"),
@@ -127,7 +148,9 @@ def render(doc: dict[str, Any], console: Console) -> None:
     console.print(metrics_table(doc))
     console.print(analysis_panel(doc))
     stages = ", ".join(
-        f"{name} {info.get('engine', '')} {info.get('model', '')} {info['seconds']:.1f}s".replace("  ", " ")
+        f"{name} {info.get('engine', '')} {info.get('model', '')} {info['seconds']:.1f}s".replace(
+            "  ", " "
+        )
         for name, info in doc["stages"].items()
     )
     console.print(Text(f"stages: {stages}", style="dim"))

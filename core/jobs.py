@@ -129,7 +129,9 @@ class AnalysisService:
         emit = on_event or (lambda _e: None)
         emit(ProgressEvent("decode", 0.0, f"decoding {path.name}"))
         audio = await asyncio.to_thread(self.decoder, path)
-        emit(ProgressEvent("decode", 1.0, f"{audio.info.duration_s:.1f}s, {audio.info.channels} ch"))
+        emit(
+            ProgressEvent("decode", 1.0, f"{audio.info.duration_s:.1f}s, {audio.info.channels} ch")
+        )
         handle = JobHandle(job_id=str(uuid.uuid4()), call_id=str(uuid.uuid4()))
         with self.database.session() as session:
             JobRepository(session).create(

@@ -54,6 +54,10 @@ PIPELINE_STAGES = (
 )
 
 
+def _ignore(_event: ProgressEvent) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class AnalysisOptions:
     language: str | None = None
@@ -135,14 +139,15 @@ class CallPipeline:
         on_event: EventSink | None = None,
     ) -> CallResult:
         options = options or AnalysisOptions()
-        emit = on_event or (lambda _e: None)
+        emit: EventSink = on_event or _ignore
         stages: dict[str, dict[str, Any]] = {}
         warnings: list[str] = []
 
         def reporter(stage: str) -> Callable[[float, str], None]:
-            return lambda fraction, message="": emit(
-                ProgressEvent(stage, min(1.0, fraction), message)
-            )
+            def report(fraction: float, message: str = "") -> None:
+                emit(ProgressEvent(stage, min(1.0, fraction), message))
+
+            return report
 
         def record(stage: str, info: StageInfo | None, started: float, **extra: Any) -> None:
             entry: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 3)}
@@ -213,7 +218,7 @@ class CallPipeline:
             "sentiment",
             self.sentiment.info(),
             t0,
-            **self._error(stages, "sentiment", sentiments, texts),
+            **self._error(sentiments, texts),
         )
 
         # 5. embedding (optional)
@@ -231,17 +236,17 @@ class CallPipeline:
             "embedding",
             self.embedder.info(),
             t0,
-            **self._error(stages, "embedding", vectors, texts),
+            **self._error(vectors, texts),
         )
 
         # 6. metrics (before the llm so it can read them; cheap)
         t0 = time.perf_counter()
         metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
-        for s in speakers:
-            samples = audio.channels[s.channel] if s.channel is not None else audio.mono
-            s.loudness_dbfs = loudness_dbfs(
-                samples, conversation_metrics.speech_intervals(utterances).get(s.id, [])
-            )
+        speech = conversation_metrics.speech_intervals(utterances)
+        for speaker in speakers:
+            channel = speaker.channel
+            samples = audio.channels[channel] if channel is not None else audio.mono
+            speaker.loudness_dbfs = loudness_dbfs(samples, speech.get(speaker.id, []))
         stages["metrics"] = {"seconds": round(time.perf_counter() - t0, 3)}
 
         # 7. llm (optional)
@@ -252,7 +257,7 @@ class CallPipeline:
             analysis = await self._optional(
                 "llm", warnings, lambda: self.analyzer.analyze(conversation)
             )
-        record("llm", self.analyzer.info(), t0, **self._error(stages, "llm", analysis, texts))
+        record("llm", self.analyzer.info(), t0, **self._error(analysis, texts))
         emit(ProgressEvent("metrics", 1.0, "done"))
 
         return CallResult(
@@ -272,7 +277,7 @@ class CallPipeline:
 
     # -------------------------------------------------------------------- helpers
     @staticmethod
-    def _error(stages: dict[str, Any], stage: str, value: Any, texts: list[str]) -> dict[str, Any]:
+    def _error(value: Any, texts: list[str]) -> dict[str, Any]:
         if value is None and texts:
             return {"error": "failed; see warnings"}
         return {}

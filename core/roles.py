@@ -164,7 +164,7 @@ def assign_roles(
         return roles
     # Several others: the one with the strongest customer evidence (then the most
     # talkative) is the customer; others are agents if they sound like one.
-    words = defaultdict(int)
+    words: dict[str, int] = defaultdict(int)
     for u in utterances:
         words[u.speaker] += len(u.words)
     customer = max(others, key=lambda s: (-evidence[s].net, words[s]))

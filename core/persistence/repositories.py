@@ -82,9 +82,7 @@ class CallRepository:
         return row
 
     def get(self, call_id: str) -> CallRow | None:
-        return self.session.get(
-            CallRow, call_id, options=[selectinload(CallRow.utterances)]
-        )
+        return self.session.get(CallRow, call_id, options=[selectinload(CallRow.utterances)])
 
     def document(self, call_id: str) -> dict[str, Any] | None:
         row = self.get(call_id)
@@ -113,7 +111,7 @@ class CallRepository:
         return doc
 
     def exists(self, call_id: str) -> bool:
-        return self.session.scalar(select(func.count()).where(CallRow.id == call_id)) > 0
+        return (self.session.scalar(select(func.count()).where(CallRow.id == call_id)) or 0) > 0
 
     def list(self, limit: int = 50) -> Sequence[CallRow]:
         return self.session.scalars(
@@ -121,8 +119,12 @@ class CallRepository:
         ).all()
 
     def delete(self, call_id: str) -> bool:
-        result = self.session.execute(delete(CallRow).where(CallRow.id == call_id))
-        return bool(result.rowcount)
+        row = self.session.get(CallRow, call_id)
+        if row is None:
+            return False
+        self.session.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
+        self.session.execute(delete(CallRow).where(CallRow.id == call_id))
+        return True
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(CallRow)) or 0)
@@ -133,7 +135,12 @@ class JobRepository:
         self.session = session
 
     def create(
-        self, job_id: str, call_id: str, filename: str, options: dict[str, Any], audio_path: str | None
+        self,
+        job_id: str,
+        call_id: str,
+        filename: str,
+        options: dict[str, Any],
+        audio_path: str | None,
     ) -> JobRow:
         row = JobRow(
             id=job_id,

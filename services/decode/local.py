@@ -74,14 +74,14 @@ def decode(
 
     with container:
         if not container.streams.audio:
-            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+            kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["nothing"]
             raise _fail(f"{Path(name).name} has no audio track (it holds: {', '.join(kinds)}).")
         stream = container.streams.audio[0]
         ctx = stream.codec_context
         channels = ctx.channels or len(stream.layout.channels) or 1
         info_rate = ctx.sample_rate or 0
         declared = probe_duration(container, stream)
-        if max_seconds is not None and declared is not None and declared > max_seconds:
+        if max_seconds and declared is not None and declared > max_seconds:
             raise AudioTooLongError(
                 f"The recording lasts {declared / 60:.1f} min, over the limit of "
                 f"{max_seconds / 60:.1f} min.",
@@ -97,7 +97,7 @@ def decode(
                     arr = out.to_ndarray()
                     chunks.append(arr.reshape(channels, -1) if arr.ndim == 1 else arr)
                     total += chunks[-1].shape[1]
-                if limit is not None and total > limit:
+                if max_seconds and limit is not None and total > limit:
                     raise AudioTooLongError(
                         f"The recording is longer than the limit of {max_seconds / 60:.1f} min.",
                         "Split the call, or raise MAX_AUDIO_SECONDS.",

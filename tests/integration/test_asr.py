@@ -26,7 +26,9 @@ def model_cache(tmp_path_factory):
 async def test_jfk_transcribes_to_its_known_text(jfk, model_cache, model, max_wer):
     asr = FasterWhisperTranscriber(model, cache_dir=model_cache, device="cpu")
     progress = []
-    transcript = await asr.transcribe(jfk.mono, TranscriptionOptions(), lambda f, m: progress.append(f))
+    transcript = await asr.transcribe(
+        jfk.mono, TranscriptionOptions(), lambda f, m: progress.append(f)
+    )
     text = " ".join(w.text for w in transcript.words)
     assert wer(JFK_TEXT, text) < max_wer, text
     assert transcript.language == "en"
@@ -67,5 +69,5 @@ def test_a_hub_name_fails_offline_with_a_clear_message(model_cache, tmp_path):
     with pytest.raises(ModelNotFoundError, match="not available offline") as err:
         resolve_whisper_model("large-v3", model_cache)
     assert "tiny.en" in err.value.hint
-    with pytest.raises(ModelNotFoundError, match="no model.bin"):
+    with pytest.raises(ModelNotFoundError, match=r"no model\.bin"):
         resolve_whisper_model(str(tmp_path), model_cache)
