@@ -79,21 +79,30 @@ def assign_speakers(
 
 
 def filter_channel_words(
-    words: Sequence[Word], speaker: str, turns: Sequence[SpeakerTurn]
+    words: Sequence[Word], speaker: str, turns: Sequence[SpeakerTurn], pad: float = 0.1
 ) -> list[Word]:
     """Words transcribed from one channel of a dual-channel call.
 
     Keep a word unless it lies outside its own speaker's turns AND inside another
-    speaker's: that is the other party bleeding into this channel's microphone.
+    speaker's: that is the other party bleeding into this channel's microphone. A kept
+    word that overlaps its speaker's turns is clipped to them (give or take ``pad``):
+    the channel's speech activity is more precise than Whisper's word boundaries, which
+    tend to run on into the pause after the last word of a turn.
     """
     own = _TurnIndex([t for t in turns if t.speaker == speaker])
     other = _TurnIndex([t for t in turns if t.speaker != speaker])
     kept = []
     for w in words:
         end = max(w.end, w.start + 1e-3)
-        if any(True for _ in own.overlapping(w.start, end)) or not any(
-            True for _ in other.overlapping(w.start, end)
-        ):
+        mine = list(own.overlapping(w.start, end))
+        if mine:
+            lo = min(t.start for t in mine) - pad
+            hi = max(t.end for t in mine) + pad
+            start, stop = max(w.start, lo), min(w.end, hi)
+            if (start, stop) != (w.start, w.end) and stop > start:
+                w = Word(w.text, round(start, 3), round(stop, 3), w.probability)
+            kept.append(w)
+        elif not any(True for _ in other.overlapping(w.start, end)):
             kept.append(w)
     return kept
 

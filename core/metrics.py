@@ -4,9 +4,10 @@ Definitions:
 - talk time: the union of a speaker's speech intervals (their words, with pauses under
   ``WORD_GAP_FILL_S`` bridged); non-talk time: the call's span that nobody covers.
 - overlap: time in which two or more speakers talk at once.
-- interruption: a turn that starts while another speaker's turn is still running and
-  lasts beyond it; back-channel turns under ``BACKCHANNEL_S`` do not count; credited to
-  the speaker who starts it, once per turn.
+- interruption: a turn that starts while another speaker's turn is still running (at
+  least ``MIN_INTERRUPT_OVERLAP_S`` before it ends: word timestamps are not more precise
+  than that) and lasts beyond it; back-channel turns under ``BACKCHANNEL_S`` do not
+  count; credited to the speaker who starts it, once per turn.
 - response latency: the gap between the end of a customer turn and the start of the
   next agent turn (when the agent turn directly follows; overlapping starts count 0).
 - words per minute: words / talk minutes, per speaker.
@@ -29,6 +30,7 @@ from core.domain import ConversationMetrics, Interval, Role, Speaker, Utterance
 
 WORD_GAP_FILL_S = 0.5
 BACKCHANNEL_S = 1.0
+MIN_INTERRUPT_OVERLAP_S = 0.2
 
 
 def union(intervals: Iterable[Interval], fill_gap: float = 0.0) -> list[Interval]:
@@ -84,7 +86,11 @@ def interruptions(utterances: Sequence[Utterance]) -> dict[str, int]:
         if u.end - u.start < BACKCHANNEL_S:
             continue
         for v in ordered[:i]:
-            if v.speaker != u.speaker and v.start < u.start < v.end and u.end > v.end:
+            if (
+                v.speaker != u.speaker
+                and v.start < u.start < v.end - MIN_INTERRUPT_OVERLAP_S
+                and u.end > v.end
+            ):
                 counts[u.speaker] += 1
                 break
     return dict(counts)

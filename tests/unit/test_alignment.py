@@ -56,6 +56,14 @@ def test_channel_bleed_is_dropped_but_unclaimed_words_are_kept():
     assert [w.text for w in kept] == ["mine", "quiet"]
 
 
+def test_channel_words_are_clipped_to_their_speakers_turns():
+    turns = [SpeakerTurn("S1", 1.0, 2.0), SpeakerTurn("S2", 2.5, 4.0)]
+    # Whisper stretched the last word of the turn over the pause, into the other's turn
+    words = [Word("hello", 0.4, 1.3), Word("there", 1.5, 3.0)]
+    kept = filter_channel_words(words, "S1", turns, pad=0.1)
+    assert [(w.start, w.end) for w in kept] == [(0.9, 1.3), (1.5, 2.1)]
+
+
 word_lists = st.lists(
     st.tuples(st.floats(0, 600, allow_nan=False), st.floats(0, 3, allow_nan=False)),
     max_size=60,

@@ -67,6 +67,15 @@ def test_back_channel_under_a_second_is_not_an_interruption():
     assert m.interruptions == 0
 
 
+def test_a_start_within_timestamp_slop_of_the_end_is_not_an_interruption():
+    speakers = [Speaker("S1", Role.AGENT), Speaker("S2", Role.CUSTOMER)]
+    first = utt(0, "S1", 0.0, "one two three four five")  # ends at 1.96
+    reply = utt(1, "S2", 1.85, "and then I said a lot more")
+    assert metrics.compute([first, reply], speakers, duration=6.0).interruptions == 0
+    reply = utt(1, "S2", 1.5, "and then I said a lot more")
+    assert metrics.compute([first, reply], speakers, duration=6.0).interruptions == 1
+
+
 def test_sentiment_by_quarter_and_trend():
     speakers, utterances = two_party()
     m = metrics.compute(utterances, speakers, duration=24.0)
