@@ -1,0 +1,174 @@
+"""`callytics analyze` end to end, on real models, on calls synthesised with known turns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from api.cli import app
+from core.persistence.database import Database
+from core.persistence.models import CallRow, JobRow, UtteranceRow
+from samples import load_script, render_call
+from tests.integration.asr_support import wer
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", f"sqlite:///{root}/callytics.db")
+        mp.setenv("STORAGE_DIR", str(root / "audio"))
+        mp.setenv("MODEL_CACHE_DIR", str(root / "models"))
+        mp.setenv("ASR_MODEL", "tiny.en")
+        mp.setenv("LLM_PROVIDER", "local")
+        yield root
+
+
+def analyze(workdir: Path, *args: str) -> tuple[int, str, object]:
+    out = workdir / f"out-{len(list(workdir.glob('out-*')))}.json"
+    result = runner.invoke(app, ["analyze", *args, "--json", str(out), "--no-report"])
+    doc = json.loads(out.read_text()) if out.exists() else None
+    return result.exit_code, result.output, doc
+
+
+def table_counts(workdir: Path) -> dict[str, int]:
+    db = Database(f"sqlite:///{workdir}/callytics.db")
+    with db.session() as s:
+        counts = {
+            t.__tablename__: s.scalar(select(func.count()).select_from(t))
+            for t in (CallRow, UtteranceRow, JobRow)
+        }
+    db.dispose()
+    return counts
+
+
+@pytest.fixture(scope="module")
+def angry_stereo(workdir):
+    """The escalation call as a call centre records it: 8 kHz mu-law, agent on channel 0."""
+    truth = render_call(load_script("angry"), workdir / "angry.wav", layout="stereo", mulaw=True)
+    code, output, doc = analyze(workdir, str(workdir / "angry.wav"))
+    assert code == 0, output
+    return truth, doc
+
+
+@pytest.fixture(scope="module")
+def demo_mono(workdir):
+    truth = render_call(load_script("demo"), workdir / "demo.mp3")
+    code, output, doc = analyze(workdir, str(workdir / "demo.mp3"))
+    assert code == 0, output
+    return truth, doc
+
+
+def test_dual_channel_call_every_field_true(angry_stereo):
+    truth, doc = angry_stereo
+    assert doc["status"] == "succeeded" and doc["language"] == "en"
+    assert doc["audio"] == {
+        "duration_s": pytest.approx(truth.duration, abs=0.2),
+        "sample_rate": 8000,
+        "channels": 2,
+        "codec": "pcm_mulaw",
+    }
+    speakers = {s["id"]: s for s in doc["speakers"]}
+    assert {(s["role"], s["channel"]) for s in speakers.values()} == {("agent", 0), ("customer", 1)}
+    for s in speakers.values():
+        assert s["talk_time_s"] > 10 and 0 < s["talk_ratio"] < 1
+        assert 80 < s["words_per_minute"] < 260
+        assert s["sentiment_mean"] is not None and s["loudness_dbfs"] < 0
+    # the transcript: by role, close to what was said
+    said = " ".join(t.text for t in truth.turns if t.role == "customer")
+    heard = " ".join(u["text"] for u in doc["utterances"] if u["role"] == "customer")
+    assert wer(said, heard) < 0.25
+    # the two planted interruptions, both by the customer
+    customer = next(s for s in doc["speakers"] if s["role"] == "customer")
+    assert customer["interruptions"] == 2 and doc["metrics"]["interruptions"] == 2
+    assert doc["metrics"]["overlap_s"] > 1.5
+    # the customer is angry
+    assert customer["sentiment_mean"] < 0
+    negative = [
+        u
+        for u in doc["utterances"]
+        if u["role"] == "customer" and u["sentiment"]["label"] == "negative"
+    ]
+    assert len(negative) >= 4
+    analysis = doc["analysis"]
+    assert analysis["provider"] == "local"
+    assert analysis["conflict"]["detected"] and analysis["conflict"]["evidence"]
+    assert analysis["resolution"] == "unresolved"
+    assert {w.lower() for p in analysis["profanity"] for w in p["words"]} & {"hell", "damn"}
+    assert analysis["summary"] and analysis["topics"] and analysis["reason"]
+    assert set(doc["stages"]) >= {"diarization", "asr", "sentiment", "embedding", "llm"}
+    assert doc["stages"]["diarization"]["method"] == "channel"
+    assert doc["stages"]["asr"]["model"] == "tiny.en"
+    assert doc["warnings"] == []
+
+
+def test_mono_call_roles_from_content_and_metrics(demo_mono):
+    truth, doc = demo_mono
+    assert doc["audio"]["codec"] == "mp3" and doc["audio"]["channels"] == 1
+    assert len(doc["speakers"]) == 2
+    roles = {s["role"] for s in doc["speakers"]}
+    assert roles == {"agent", "customer"}
+    first = doc["utterances"][0]
+    assert first["role"] == "agent" and "calling" in first["text"].lower()
+    said = " ".join(t.text for t in truth.turns)
+    heard = " ".join(u["text"] for u in doc["utterances"])
+    assert wer(said, heard) < 0.2
+    m = doc["metrics"]
+    assert 0 < m["silence_ratio"] < 0.5 and m["mean_response_latency_s"] is not None
+    assert m["agent_talk_ratio"] and 0.2 < m["agent_talk_ratio"] < 0.8
+    assert len(m["sentiment_by_quarter"]["customer"]) == 4
+    assert doc["analysis"]["resolution"] == "resolved"
+    assert any("email" in item.lower() for item in doc["analysis"]["action_items"])
+    for u in doc["utterances"]:
+        assert (
+            u["sentiment"]["label"] in {"positive", "neutral", "negative"}
+            and -1 <= u["sentiment"]["score"] <= 1
+        )
+        assert u["words"] and all(
+            u["start"] <= w["start"] <= w["end"] <= u["end"] + 1e-6 for w in u["words"]
+        )
+
+
+def test_the_result_is_stored(workdir, demo_mono, angry_stereo):
+    db = Database(f"sqlite:///{workdir}/callytics.db")
+    with db.session() as s:
+        for _, doc in (demo_mono, angry_stereo):
+            row = s.get(CallRow, doc["id"])
+            assert row is not None and len(row.utterances) == len(doc["utterances"])
+            assert s.get(JobRow, row.job_id).status == "succeeded"
+            assert Path(row.audio_path).is_file()
+    db.dispose()
+
+
+@pytest.mark.parametrize("name", ["empty", "text_as_wav", "video_no_audio"])
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(workdir, name, tmp_path):
+    from samples.badfiles import write_all
+
+    files = write_all(tmp_path)
+    before = table_counts(workdir)
+    code, output, doc = analyze(workdir, str(files[name]))
+    assert code == 2 and doc is None
+    assert "error" in output and ("wav, flac" in output)
+    assert table_counts(workdir) == before
+
+
+def test_a_bad_option_exits_2(workdir, tmp_path):
+    result = runner.invoke(
+        app, ["analyze", str(tmp_path / "x.wav"), "--min-speakers", "3", "--max-speakers", "2"]
+    )
+    assert result.exit_code == 2 and "min-speakers" in result.output
+
+
+def test_an_unknown_model_is_refused_before_any_work(workdir, tmp_path):
+    render_call(load_script("short"), tmp_path / "short.wav")
+    before = table_counts(workdir)
+    code, output, _ = analyze(workdir, str(tmp_path / "short.wav"), "--model", "large-v3")
+    assert code == 2 and "not available offline" in output and "tiny.en" in output
+    assert table_counts(workdir) == before
