@@ -10,8 +10,14 @@ DEMO   ?= data/samples/demo_call.wav
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# OpenMP threads spin-waiting on a busy 2-core machine stall torch models (seen here).
+export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: install system-deps demo test test-fast lint format clean
+PYANNOTE_VENV ?= .venv-pyannote
+PYANNOTE_PY   := $(PYANNOTE_VENV)/bin/python
+PYANNOTE_DIR  ?= models/pyannote
+
+.PHONY: install system-deps demo test test-main test-fast test-pyannote pyannote lint format clean
 
 install: system-deps $(VENV)/.installed
 
@@ -31,11 +37,31 @@ demo: install
 	$(PY) -m samples demo $(DEMO)
 	$(VENV)/bin/callytics analyze $(DEMO) --json $(DEMO:.wav=.json)
 
-test: install
-	$(PY) -m pytest -q -ra --durations=15
+# Every test: the main suite, then the pyannote.audio backend in its own venv.
+test: test-main test-pyannote
+
+test-main: install
+	$(PY) -m pytest -q -ra --durations=15 --ignore=tests/pyannote
+
+# pyannote.audio needs torch 2.9.1 + torchaudio 2.9 (MODELS.md): a venv of its own.
+pyannote: $(PYANNOTE_DIR)/callytics-pyannote.json
+
+$(PYANNOTE_VENV)/.installed: requirements-pyannote.txt pyproject.toml
+	@[ -x $(PYANNOTE_PY) ] || $(PYTHON) -m venv $(PYANNOTE_VENV)
+	$(PYANNOTE_PY) -m pip install -q --upgrade pip
+	$(PYANNOTE_PY) -m pip install -q torch==2.9.1 torchvision==0.24.1
+	$(PYANNOTE_PY) -m pip install -q -r requirements-pyannote.txt
+	$(PYANNOTE_PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+$(PYANNOTE_DIR)/callytics-pyannote.json: $(PYANNOTE_VENV)/.installed services/diarization/pyannote_prepare.py
+	$(PYANNOTE_PY) -m services.diarization.pyannote_prepare $(PYANNOTE_DIR)
+
+test-pyannote: system-deps pyannote
+	CALLYTICS_PYANNOTE_DIR=$(PYANNOTE_DIR) $(PYANNOTE_PY) -m pytest -q -ra tests/pyannote
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" --ignore=tests/pyannote
 
 lint: install
 	$(VENV)/bin/ruff check .
