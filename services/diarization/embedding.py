@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -83,18 +84,35 @@ def level_normalise(signal: np.ndarray, regions: Sequence[Span]) -> np.ndarray:
     return (signal * (10 ** (TARGET_DBFS / 20) / rms)).astype(np.float32)
 
 
-def mel_frames(signal: np.ndarray) -> np.ndarray:
-    """(frames, 40) mel power spectrogram exactly as resemblyzer's ``wav_to_mel_spectrogram``."""
+N_FFT = 400  # 25 ms
+HOP = 160  # 10 ms
+
+
+@lru_cache(maxsize=1)
+def mel_filterbank() -> np.ndarray:
     import librosa
 
-    mel = librosa.feature.melspectrogram(
-        y=signal.astype(np.float32),
-        sr=MODEL_SAMPLE_RATE,
-        n_fft=int(MODEL_SAMPLE_RATE * 0.025),
-        hop_length=int(MODEL_SAMPLE_RATE * MEL_HOP_S),
-        n_mels=40,
-    )
-    return mel.astype(np.float32).T
+    return librosa.filters.mel(sr=MODEL_SAMPLE_RATE, n_fft=N_FFT, n_mels=40).astype(np.float32)
+
+
+def mel_frames(signal: np.ndarray, chunk_frames: int = 6000) -> np.ndarray:
+    """(frames, 40) mel power spectrogram, equal to resemblyzer's ``wav_to_mel_spectrogram``.
+
+    (librosa's centred STFT with zero padding and a periodic Hann window, power 2; done
+    here in numpy, chunk by chunk, so that an hour of audio needs no gigabyte buffers.)
+    """
+    padded = np.pad(signal.astype(np.float32), (N_FFT // 2, N_FFT // 2))
+    n_frames = 1 + (len(padded) - N_FFT) // HOP
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    bank = mel_filterbank()
+    out = np.empty((n_frames, bank.shape[0]), dtype=np.float32)
+    offsets = np.arange(N_FFT)[None, :]
+    for a in range(0, n_frames, chunk_frames):
+        b = min(n_frames, a + chunk_frames)
+        frames = padded[offsets + HOP * np.arange(a, b)[:, None]] * window
+        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+        out[a:b] = power @ bank.T
+    return out
 
 
 class SpeakerEncoder:
@@ -120,6 +138,7 @@ class SpeakerEncoder:
                     from resemblyzer import VoiceEncoder
 
                     self._model = VoiceEncoder(device=self.device, verbose=False)
+                mel_filterbank()
 
     def embed(self, signal: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
         """One L2-normalised 256-d embedding per window (float32, shape (len(windows), 256))."""

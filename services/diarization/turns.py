@@ -87,13 +87,12 @@ def pieces_to_turns(
     pieces: Sequence[Piece], merge_gap_s: float, names: dict[int, str] | None = None
 ) -> list[SpeakerTurn]:
     """Join same-label pieces closer than ``merge_gap_s``; name labels S1, S2... by first turn."""
-    ordered = sorted(pieces)
-    joined: list[list[float]] = []
-    for s, e, lab in ordered:
+    joined: list[Piece] = []
+    for s, e, lab in sorted(pieces):
         if joined and joined[-1][2] == lab and s - joined[-1][1] <= merge_gap_s:
-            joined[-1][1] = max(joined[-1][1], e)
+            joined[-1] = (joined[-1][0], max(joined[-1][1], e), lab)
         else:
-            joined.append([s, e, lab])
+            joined.append((s, e, lab))
     if names is None:
         names = {}
         for _, _, lab in joined:
