@@ -33,8 +33,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# The sample: a billing call as a 16 kHz dual-channel recording (agent on channel 0).
+# For the 8 kHz mu-law telephony version: make demo DEMO_RENDER="--layout stereo --mulaw"
+DEMO_RENDER ?= --layout stereo
 demo: install
-	$(PY) -m samples demo $(DEMO)
+	$(PY) -m samples render demo $(DEMO) $(DEMO_RENDER)
 	$(VENV)/bin/callytics analyze $(DEMO) --json $(DEMO:.wav=.json)
 
 # Every test: the main suite, then the pyannote.audio backend in its own venv.
