@@ -172,3 +172,25 @@ def test_an_unknown_model_is_refused_before_any_work(workdir, tmp_path):
     code, output, _ = analyze(workdir, str(tmp_path / "short.wav"), "--model", "large-v3")
     assert code == 2 and "not available offline" in output and "tiny.en" in output
     assert table_counts(workdir) == before
+
+
+def test_silence_only_is_analysed_with_a_warning(workdir, tmp_path):
+    from samples.badfiles import silence
+
+    code, output, doc = analyze(workdir, str(silence(tmp_path)))
+    assert code == 0, output
+    assert doc["utterances"] == [] and doc["speakers"] == [] and doc["analysis"] is None
+    assert doc["metrics"]["silence_ratio"] == 1.0
+    assert any("No speech" in w for w in doc["warnings"])
+
+
+@pytest.mark.parametrize("name", ["truncated_wav", "six_channels", "speech_48k"])
+def test_awkward_but_valid_audio_is_analysed(workdir, tmp_path, name):
+    from samples.badfiles import write_all
+
+    path = write_all(tmp_path)[name]
+    code, output, doc = analyze(workdir, str(path))
+    assert code == 0, output
+    assert doc["utterances"] and doc["speakers"]
+    assert doc["audio"]["channels"] == (6 if name == "six_channels" else 1)
+    assert doc["stages"]["diarization"]["method"] == "clustering"
