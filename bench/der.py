@@ -1,6 +1,6 @@
 """Diarization error rate of the in-process diarizer on the real clips in ../shared/data.
 
-    .venv/bin/python -m bench.der [--data ../shared/data/audio]
+.venv/bin/python -m bench.der [--data ../shared/data/audio]
 """
 
 from __future__ import annotations
