@@ -83,7 +83,6 @@ class CallResult:
     warnings: list[str] = field(default_factory=list)
     utterance_vectors: np.ndarray | None = None
     call_vector: np.ndarray | None = None
-    diarization_method: str = ""
 
 
 def loudness_dbfs(
@@ -272,7 +271,6 @@ class CallPipeline:
             warnings=warnings,
             utterance_vectors=None if vectors is None else np.asarray(vectors, dtype=np.float32),
             call_vector=call_vector,
-            diarization_method=diarization.method,
         )
 
     # -------------------------------------------------------------------- helpers
@@ -288,9 +286,9 @@ class CallPipeline:
         for u in utterances:
             if u.speaker not in ids:
                 ids.append(u.speaker)
+        # A diarized speaker who said no recognisable word is not a speaker of the call.
         spoken = {u.speaker for u in utterances}
-        # A diarized speaker who said no recognisable word is kept only if others did talk.
-        return [s for s in ids if s in spoken] or ids[: 1 if spoken else 0]
+        return [s for s in ids if s in spoken]
 
     async def _required(self, stage: str, awaitable: Awaitable[T]) -> T:
         try:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, selectinload
 
 from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow, utcnow
@@ -110,14 +109,6 @@ class CallRepository:
         ]
         return doc
 
-    def exists(self, call_id: str) -> bool:
-        return (self.session.scalar(select(func.count()).where(CallRow.id == call_id)) or 0) > 0
-
-    def list(self, limit: int = 50) -> Sequence[CallRow]:
-        return self.session.scalars(
-            select(CallRow).order_by(CallRow.created_at.desc()).limit(limit)
-        ).all()
-
     def delete(self, call_id: str) -> bool:
         row = self.session.get(CallRow, call_id)
         if row is None:
@@ -125,9 +116,6 @@ class CallRepository:
         self.session.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
         self.session.execute(delete(CallRow).where(CallRow.id == call_id))
         return True
-
-    def count(self) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(CallRow)) or 0)
 
 
 class JobRepository:
