@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow, utcnow
@@ -160,9 +160,18 @@ class JobRepository:
         job.stage = stage
         job.progress = progress
         job.message = message
-        seq = len(job.events)
-        job.events.append(
-            JobEventRow(seq=seq, stage=stage, progress=progress, message=message, at=utcnow())
+        last = self.session.scalar(
+            select(func.max(JobEventRow.seq)).where(JobEventRow.job_id == job_id)
+        )
+        self.session.add(
+            JobEventRow(
+                job_id=job_id,
+                seq=0 if last is None else last + 1,
+                stage=stage,
+                progress=progress,
+                message=message,
+                at=utcnow(),
+            )
         )
 
     def finish(self, job_id: str, *, error: str | None = None) -> None:
