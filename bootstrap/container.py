@@ -15,6 +15,7 @@ from dependency_injector import containers, providers
 
 from bootstrap.settings import Settings, get_settings
 from core.errors import CallyticsError
+from core.events import build_event_bus
 from core.jobs import AnalysisService, AudioStore
 from core.persistence.database import Database
 from core.pipeline import CallPipeline
@@ -53,6 +54,27 @@ def _decoder(settings: Settings):  # type: ignore[no-untyped-def]
         return decode(path, max_seconds=settings.max_audio_seconds)
 
     return run
+
+
+def _prober(settings: Settings):  # type: ignore[no-untyped-def]
+    from services.decode.local import probe
+
+    def run(path: Path):  # type: ignore[no-untyped-def]
+        return probe(path, max_seconds=settings.max_audio_seconds)
+
+    return run
+
+
+def _job_queue(settings: Settings, analysis: AnalysisService) -> Any:
+    from core.queue import ArqJobQueue, LocalJobQueue
+
+    if settings.job_backend == "arq":
+        if not settings.redis_url:
+            raise CallyticsError(
+                "JOB_BACKEND=arq needs a Redis server.", "Set REDIS_URL=redis://host:6379/0."
+            )
+        return ArqJobQueue(analysis, settings.redis_url, settings.job_concurrency)
+    return LocalJobQueue(analysis, settings.job_concurrency)
 
 
 def _diarizer(settings: Settings) -> Any:
@@ -112,6 +134,8 @@ class Container(containers.DeclarativeContainer):
     database = providers.Singleton(Database, url=settings.provided.database_url)
     audio_store = providers.Singleton(_audio_store, settings)
     decoder = providers.Singleton(_decoder, settings)
+    prober = providers.Singleton(_prober, settings)
+    event_bus = providers.Singleton(build_event_bus, settings.provided.redis_url)
 
     diarizer = providers.Selector(
         providers.Callable(_mode, settings.provided.use_diarization_ms),
@@ -156,7 +180,10 @@ class Container(containers.DeclarativeContainer):
         database=database,
         decoder=decoder,
         audio_store=audio_store,
+        prober=prober,
+        bus=event_bus,
     )
+    job_queue = providers.Singleton(_job_queue, settings, analysis)
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -1,27 +1,31 @@
-"""Analysis jobs: decode, run the pipeline, store the call, and keep the job row current.
+"""Analysis jobs: submit a recording, run the pipeline on it, store the call.
 
-The job row is the source of truth for a job's state: it is written when the job starts,
-at every stage event, and when it ends. The call itself (its row, utterances, vectors,
+The job row is the source of truth for a job's state: it is written when the job is
+queued, when it starts, at every stage event, and when it ends, and each of these is also
+an event row that subscribers replay. The call itself (its row, utterances, vectors,
 analysis and metrics) is written in ONE transaction at the end, together with the job's
-final state, so a failed or interrupted job never leaves a half-written call behind.
+final state, so a failed or interrupted job never leaves a half-written call behind, and a
+job that runs again after a crash never stores its call twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from core.document import build_document
-from core.domain import Audio, ProgressEvent
-from core.errors import CallyticsError
+from core.domain import Audio, AudioInfo, ProgressEvent
+from core.errors import CallyticsError, InvalidInputError, NotFoundError
+from core.events import EventBus, JobEvent, LocalEventBus
 from core.persistence.database import Database
 from core.persistence.models import utcnow
 from core.persistence.repositories import CallRepository, JobRepository
@@ -30,6 +34,8 @@ from core.pipeline import AnalysisOptions, CallPipeline
 log = logging.getLogger(__name__)
 
 Decoder = Callable[[Path], Audio]
+Prober = Callable[[Path], AudioInfo]
+CallListener = Callable[[str], None]
 EventSink = Callable[[ProgressEvent], None]
 
 
@@ -53,12 +59,19 @@ class AudioStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def put(self, call_id: str, source: Path) -> Path:
+    def put(self, key: str, source: Path, *, suffix: str = "", move: bool = False) -> Path:
+        """Store ``source`` as ``<key><suffix>``; ``suffix`` only ever keeps [a-z0-9.]."""
         self.root.mkdir(parents=True, exist_ok=True)
-        suffix = source.suffix.lower() if source.suffix.lower().isascii() else ""
-        target = self.root / f"{call_id}{suffix[:8]}"
-        shutil.copyfile(source, target)
+        clean = "".join(c for c in suffix.lower() if c.isascii() and (c.isalnum() or c == "."))
+        target = self.root / f"{key}{clean[:8]}"
+        if move:
+            shutil.move(str(source), target)
+        else:
+            shutil.copyfile(source, target)
         return target
+
+    def owns(self, path: str | Path | None) -> bool:
+        return bool(path) and Path(path).resolve().parent == self.root.resolve()
 
     def remove(self, path: str | Path | None) -> None:
         if path:
@@ -66,51 +79,254 @@ class AudioStore:
 
 
 class _EventWriter:
-    """Persists progress events on the event loop's thread, whatever thread emits them.
+    """Stores and publishes a job's progress events in order, whatever thread emits them.
 
     Engines report progress from their worker threads; a SQLAlchemy session is not
-    thread-safe, so events are handed to the loop and written there, in order.
+    thread-safe, so events are handed to the event loop, queued, and written (then
+    published) one by one by a single task. :meth:`drain` waits until all are written.
     """
 
     MIN_STEP = 0.1  # within a stage, store progress at most every 10%
 
-    def __init__(self, database: Database, job_id: str, forward: EventSink | None) -> None:
-        self.database = database
+    def __init__(self, service: AnalysisService, job_id: str, forward: EventSink | None) -> None:
+        self.service = service
         self.job_id = job_id
         self.forward = forward
         self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
+        self.queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
         self._last: dict[str, float] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
         if self.forward:
             self.forward(event)
         if threading.get_ident() == self.loop_thread:
-            self._write(event)
+            self.queue.put_nowait(event)
         else:
-            self.loop.call_soon_threadsafe(self._write, event)
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
-    def _write(self, event: ProgressEvent) -> None:
-        last = self._last.get(event.stage)
-        if last is not None and event.progress < 1.0 and event.progress - last < self.MIN_STEP:
-            return
-        self._last[event.stage] = event.progress
-        with self.database.session() as session:
-            JobRepository(session).progress(self.job_id, event.stage, event.progress, event.message)
+    async def _run(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                last = self._last.get(event.stage)
+                skip = last is not None and event.progress < 1.0
+                if not (skip and event.progress - (last or 0.0) < self.MIN_STEP):
+                    self._last[event.stage] = event.progress
+                    await self.service.record(
+                        lambda repo, e=event: repo.progress(
+                            self.job_id, e.stage, e.progress, e.message
+                        )
+                    )
+            except Exception:  # progress is best effort; the job's outcome is not
+                log.exception("job %s: could not store a progress event", self.job_id)
+            finally:
+                self.queue.task_done()
+
+    async def drain(self) -> None:
+        await asyncio.sleep(0)  # let call_soon_threadsafe hand-offs reach the queue
+        await self.queue.join()
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
 
 
 class AnalysisService:
+    """Submits, runs, re-runs and deletes analyses. The API, the worker and the CLI share it."""
+
     def __init__(
         self,
         pipeline: CallPipeline,
         database: Database,
         decoder: Decoder,
         audio_store: AudioStore | None = None,
+        *,
+        prober: Prober | None = None,
+        bus: EventBus | None = None,
+        listeners: Iterable[CallListener] = (),
     ) -> None:
         self.pipeline = pipeline
         self.database = database
         self.decoder = decoder
         self.audio_store = audio_store
+        self.prober = prober
+        self.bus: EventBus = bus or LocalEventBus()
+        self.listeners: list[CallListener] = list(listeners)
+
+    # ----------------------------------------------------------------- events
+    async def record(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
+        """Apply one job change in its own transaction, then publish its event."""
+        event = await asyncio.to_thread(self._commit, change)
+        await self.publish(event)
+        return event
+
+    def _commit(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
+        with self.database.session() as session:
+            return change(JobRepository(session))
+
+    async def publish(self, event: JobEvent) -> None:
+        try:
+            await self.bus.publish(event)
+        except Exception as exc:  # subscribers fall back to the table
+            log.warning("could not publish job event %s/%s: %s", event.job_id, event.seq, exc)
+
+    def stored_events(self, job_id: str, after: int = -1) -> list[JobEvent]:
+        with self.database.session() as session:
+            return JobRepository(session).events(job_id, after)
+
+    def changed(self, call_id: str) -> None:
+        for listener in self.listeners:
+            try:
+                listener(call_id)
+            except Exception:
+                log.exception("call %s: a change listener failed", call_id)
+
+    # ----------------------------------------------------------------- submit
+    def submit(
+        self,
+        path: Path,
+        *,
+        filename: str | None = None,
+        options: AnalysisOptions | None = None,
+        move: bool = False,
+    ) -> tuple[JobHandle, JobEvent]:
+        """Check the recording, keep it, and queue a job for it. Bad input raises before
+        anything is stored. ``move`` hands the file over (an upload's temporary file)."""
+        path = Path(path)
+        if self.prober is not None:
+            self.prober(path)
+        handle = JobHandle(job_id=str(uuid.uuid4()), call_id=str(uuid.uuid4()))
+        name = filename or path.name
+        stored: Path | None = None
+        if self.audio_store is not None:
+            stored = self.audio_store.put(
+                handle.call_id, path, suffix=Path(name).suffix or path.suffix, move=move
+            )
+        try:
+            with self.database.session() as session:
+                event = JobRepository(session).create(
+                    handle.job_id,
+                    handle.call_id,
+                    name,
+                    asdict(options or AnalysisOptions()),
+                    str(stored or path.resolve()),
+                )
+        except BaseException:
+            if self.audio_store is not None:
+                self.audio_store.remove(stored)
+            raise
+        return handle, event
+
+    def reanalyze(self, call_id: str, options: AnalysisOptions | None = None) -> JobHandle:
+        """Queue a new job that analyses a stored call's audio again and replaces the call."""
+        with self.database.session() as session:
+            call = CallRepository(session).get(call_id)
+            if call is None:
+                raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+            if not call.audio_path or not Path(call.audio_path).is_file():
+                raise InvalidInputError(
+                    f"Call {call_id} has no stored audio to analyse again.",
+                    "Upload the recording again (STORE_AUDIO=true keeps it).",
+                )
+            handle = JobHandle(job_id=str(uuid.uuid4()), call_id=call_id)
+            JobRepository(session).create(
+                handle.job_id,
+                call_id,
+                call.filename,
+                asdict(options or AnalysisOptions()),
+                call.audio_path,
+                kind="reanalyze",
+            )
+        return handle
+
+    # ----------------------------------------------------------------- run
+    async def execute(self, job_id: str, on_event: EventSink | None = None) -> dict[str, Any]:
+        """Run a queued (or interrupted) job to its end and return the call's document.
+
+        A job that already succeeded is not run again. A job that fails is marked failed
+        with the reason and raises. A cancelled job (shutdown) goes back to the queue.
+        """
+        job = await asyncio.to_thread(self._job, job_id)
+        if job.status == "succeeded":
+            with self.database.session() as session:
+                document = CallRepository(session).document(job.call_id)
+            if document is not None:
+                return document
+        options = AnalysisOptions(**job.options)
+        emit = on_event or (lambda _e: None)
+        await self.record(lambda repo: repo.start(job_id))
+        writer = _EventWriter(self, job_id, emit)
+        audio_path = Path(job.audio_path or "")
+        try:
+            writer(ProgressEvent("decode", 0.0, f"decoding {job.filename}"))
+            audio = await asyncio.to_thread(self.decoder, audio_path)
+            info = audio.info
+            writer(ProgressEvent("decode", 1.0, f"{info.duration_s:.1f}s, {info.channels} ch"))
+            result = await self.pipeline.run(audio, options, writer)
+            await writer.drain()
+            document = build_document(job.call_id, job.filename, utcnow(), result)
+            sha = await asyncio.to_thread(file_sha256, audio_path)
+            final = await asyncio.to_thread(
+                self._store, job.id, job.call_id, job.kind, document, sha, result
+            )
+        except asyncio.CancelledError:
+            await writer.close()
+            await asyncio.shield(
+                self.record(lambda repo: repo.requeue(job_id, "interrupted; queued again"))
+            )
+            raise
+        except BaseException as exc:
+            await writer.drain()
+            await writer.close()
+            reason = str(exc) if isinstance(exc, CallyticsError) else f"{type(exc).__name__}: {exc}"
+            log.error("job %s failed: %s", job_id, reason)
+            await self.record(lambda repo: repo.finish(job_id, error=reason))
+            if job.kind == "analyze" and self.audio_store is not None:
+                if self.audio_store.owns(job.audio_path):
+                    self.audio_store.remove(job.audio_path)
+            raise
+        await writer.close()
+        await self.publish(final)
+        self.changed(job.call_id)
+        return document
+
+    def _job(self, job_id: str) -> Any:
+        with self.database.session() as session:
+            job = JobRepository(session).get(job_id)
+            if job is None:
+                raise NotFoundError(f"No job {job_id}.")
+            return job
+
+    def _store(
+        self, job_id: str, call_id: str, kind: str, document: dict[str, Any], sha: str, result: Any
+    ) -> JobEvent:
+        """Write the call and the job's success in one transaction."""
+        with self.database.session() as session:
+            calls = CallRepository(session)
+            jobs = JobRepository(session)
+            job = jobs.get(job_id)
+            audio_path = job.audio_path if job is not None else None
+            if kind == "reanalyze":
+                old = calls.get(call_id)
+                if old is None:
+                    raise NotFoundError(f"Call {call_id} was deleted while it was re-analysed.")
+                document["created_at"] = old.created_at.isoformat()
+                calls.delete(call_id)
+                session.flush()
+            if self.audio_store is None or not self.audio_store.owns(audio_path):
+                audio_path = None
+            calls.add(
+                document,
+                content_sha256=sha,
+                audio_path=audio_path,
+                job_id=job_id,
+                call_vector=result.call_vector,
+                utterance_vectors=result.utterance_vectors,
+            )
+            return jobs.finish(job_id)
 
     async def analyze_file(
         self,
@@ -120,63 +336,24 @@ class AnalysisService:
         options: AnalysisOptions | None = None,
         on_event: EventSink | None = None,
     ) -> dict[str, Any]:
-        """Analyse one recording and store it. Returns the result document.
-
-        Bad input raises an InvalidInputError before anything is written.
-        """
-        path = Path(path)
-        options = options or AnalysisOptions()
-        emit = on_event or (lambda _e: None)
-        emit(ProgressEvent("decode", 0.0, f"decoding {path.name}"))
-        audio = await asyncio.to_thread(self.decoder, path)
-        emit(
-            ProgressEvent("decode", 1.0, f"{audio.info.duration_s:.1f}s, {audio.info.channels} ch")
+        """Analyse one recording now and store it (the CLI). Returns the result document."""
+        handle, _ = await asyncio.to_thread(
+            self.submit, Path(path), filename=filename, options=options
         )
-        handle = JobHandle(job_id=str(uuid.uuid4()), call_id=str(uuid.uuid4()))
-        with self.database.session() as session:
-            JobRepository(session).create(
-                handle.job_id, handle.call_id, filename or path.name, asdict(options), None
-            )
-        return await self.run_job(handle, path, audio, filename or path.name, options, emit)
+        return await self.execute(handle.job_id, on_event)
 
-    async def run_job(
-        self,
-        handle: JobHandle,
-        path: Path,
-        audio: Audio,
-        filename: str,
-        options: AnalysisOptions,
-        on_event: EventSink | None = None,
-    ) -> dict[str, Any]:
+    # ----------------------------------------------------------------- delete
+    def delete_call(self, call_id: str) -> bool:
+        """Delete a call, its utterances and vectors, its jobs, and its stored audio."""
         with self.database.session() as session:
-            JobRepository(session).start(handle.job_id)
-        writer = _EventWriter(self.database, handle.job_id, on_event)
-        stored: Path | None = None
-        try:
-            result = await self.pipeline.run(audio, options, writer)
-            await asyncio.sleep(0)  # let queued progress writes land before the final commit
-            document = build_document(handle.call_id, filename, utcnow(), result)
-            sha = await asyncio.to_thread(file_sha256, path)
-            if self.audio_store is not None:
-                stored = await asyncio.to_thread(self.audio_store.put, handle.call_id, path)
-            with self.database.session() as session:
-                CallRepository(session).add(
-                    document,
-                    content_sha256=sha,
-                    audio_path=str(stored) if stored else None,
-                    job_id=handle.job_id,
-                    call_vector=result.call_vector,
-                    utterance_vectors=result.utterance_vectors,
-                )
-                JobRepository(session).finish(handle.job_id)
-        except BaseException as exc:
-            if self.audio_store is not None:
-                self.audio_store.remove(stored)
-            reason = str(exc) if isinstance(exc, CallyticsError) else f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, asyncio.CancelledError):
-                reason = "interrupted"
-            log.error("job %s failed: %s", handle.job_id, reason)
-            with self.database.session() as session:
-                JobRepository(session).finish(handle.job_id, error=reason)
-            raise
-        return document
+            calls = CallRepository(session)
+            row = calls.get(call_id)
+            if row is None:
+                return False
+            audio_path = row.audio_path
+            calls.delete(call_id)
+            JobRepository(session).delete_for_call(call_id)
+        if self.audio_store is not None and self.audio_store.owns(audio_path):
+            self.audio_store.remove(audio_path)
+        self.changed(call_id)
+        return True

@@ -30,3 +30,12 @@ def shared_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def shared_audio() -> Path:
     return shared_data_dir() / "audio"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request, tmp_path):
+    """The same test on SQLite and on the real PostgreSQL server."""
+    from tests.support.databases import temp_database
+
+    with temp_database(request.param, tmp_path) as db:
+        yield db

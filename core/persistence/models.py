@@ -51,8 +51,10 @@ class CallRow(Base):
     language: Mapped[str] = mapped_column(String(16), default="")
     resolution: Mapped[str | None] = mapped_column(String(16), index=True)
     conflict: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    customer_sentiment: Mapped[float | None] = mapped_column(Float)
+    customer_sentiment: Mapped[float | None] = mapped_column(Float, index=True)
     topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # "|billing|refund|": lower-cased topics for a portable exact-topic filter (LIKE).
+    topics_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     job_id: Mapped[str | None] = mapped_column(String(36))
@@ -94,6 +96,7 @@ class JobRow(Base):
     call_id: Mapped[str] = mapped_column(String(36), index=True)
     filename: Mapped[str] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16), index=True)  # queued|running|succeeded|failed
+    kind: Mapped[str] = mapped_column(String(16), default="analyze", server_default="analyze")
     stage: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
@@ -122,6 +125,18 @@ class JobEventRow(Base):
     stage: Mapped[str] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float)
     message: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     job: Mapped[JobRow] = relationship(back_populates="events")
+
+
+class CacheEntryRow(Base):
+    """The durable tier of the cache: embedding and LLM results keyed by content hash."""
+
+    __tablename__ = "cache_entries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from core.errors import NotFoundError
+from core.events import JobEvent
 from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow, utcnow
 
 
@@ -18,6 +20,12 @@ def to_blob(vector: np.ndarray | None) -> bytes | None:
 
 def from_blob(blob: bytes | None) -> np.ndarray | None:
     return None if blob is None else np.frombuffer(blob, dtype=np.float32)
+
+
+def topics_text(topics: list[str]) -> str:
+    """``|billing|refund|``: lets an exact-topic filter be one portable LIKE."""
+    cleaned = [t.strip().lower().replace("|", " ") for t in topics if t and t.strip()]
+    return "|" + "|".join(cleaned) + "|" if cleaned else ""
 
 
 class CallRepository:
@@ -54,6 +62,7 @@ class CallRepository:
             conflict=bool((analysis.get("conflict") or {}).get("detected", False)),
             customer_sentiment=float(np.mean(customer)) if customer else None,
             topics=list(analysis.get("topics") or []),
+            topics_text=topics_text(analysis.get("topics") or []),
             content_sha256=content_sha256,
             audio_path=audio_path,
             job_id=job_id,
@@ -119,6 +128,8 @@ class CallRepository:
 
 
 class JobRepository:
+    """Job rows and their event log. Every state change is also an event (``job_events``)."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -129,11 +140,14 @@ class JobRepository:
         filename: str,
         options: dict[str, Any],
         audio_path: str | None,
-    ) -> JobRow:
+        *,
+        kind: str = "analyze",
+    ) -> JobEvent:
         row = JobRow(
             id=job_id,
             call_id=call_id,
             filename=filename,
+            kind=kind,
             status="queued",
             progress=0.0,
             message="queued",
@@ -143,47 +157,101 @@ class JobRepository:
             created_at=utcnow(),
         )
         self.session.add(row)
-        return row
+        self.session.flush()
+        return self._event(row, "queued", 0.0, "queued")
 
     def get(self, job_id: str) -> JobRow | None:
         return self.session.get(JobRow, job_id)
 
-    def start(self, job_id: str) -> None:
+    def start(self, job_id: str) -> JobEvent:
         job = self._require(job_id)
         job.status = "running"
         job.attempts += 1
         job.started_at = utcnow()
         job.error = None
+        return self._event(job, "start", 0.0, f"attempt {job.attempts}")
 
-    def progress(self, job_id: str, stage: str, progress: float, message: str) -> None:
+    def progress(self, job_id: str, stage: str, progress: float, message: str) -> JobEvent:
         job = self._require(job_id)
         job.stage = stage
         job.progress = progress
         job.message = message
-        last = self.session.scalar(
-            select(func.max(JobEventRow.seq)).where(JobEventRow.job_id == job_id)
-        )
-        self.session.add(
-            JobEventRow(
-                job_id=job_id,
-                seq=0 if last is None else last + 1,
-                stage=stage,
-                progress=progress,
-                message=message,
-                at=utcnow(),
-            )
-        )
+        return self._event(job, stage, progress, message)
 
-    def finish(self, job_id: str, *, error: str | None = None) -> None:
+    def finish(self, job_id: str, *, error: str | None = None) -> JobEvent:
         job = self._require(job_id)
         job.status = "failed" if error else "succeeded"
         job.error = error
         job.progress = job.progress if error else 1.0
         job.message = error or "done"
         job.finished_at = utcnow()
+        return self._event(job, "done", 1.0, job.message)
+
+    def requeue(self, job_id: str, reason: str) -> JobEvent:
+        """Put an interrupted job back in the queue (its next attempt starts from scratch)."""
+        job = self._require(job_id)
+        job.status = "queued"
+        job.stage = None
+        job.progress = 0.0
+        job.message = reason
+        return self._event(job, "queued", 0.0, reason)
+
+    def unfinished(self, statuses: tuple[str, ...] = ("queued", "running")) -> list[JobRow]:
+        return list(
+            self.session.scalars(
+                select(JobRow).where(JobRow.status.in_(statuses)).order_by(JobRow.created_at)
+            )
+        )
+
+    def for_call(self, call_id: str) -> list[JobRow]:
+        return list(
+            self.session.scalars(
+                select(JobRow).where(JobRow.call_id == call_id).order_by(JobRow.created_at)
+            )
+        )
+
+    def delete_for_call(self, call_id: str) -> None:
+        ids = select(JobRow.id).where(JobRow.call_id == call_id)
+        self.session.execute(delete(JobEventRow).where(JobEventRow.job_id.in_(ids)))
+        self.session.execute(delete(JobRow).where(JobRow.call_id == call_id))
+
+    def events(self, job_id: str, after: int = -1) -> list[JobEvent]:
+        """The job's events with ``seq > after``, in order. NotFoundError for an unknown job."""
+        self._require(job_id)
+        rows = self.session.scalars(
+            select(JobEventRow)
+            .where(JobEventRow.job_id == job_id, JobEventRow.seq > after)
+            .order_by(JobEventRow.seq)
+        )
+        return [
+            JobEvent(job_id, r.seq, r.stage, r.progress, r.message, r.status, _aware(r.at))
+            for r in rows
+        ]
+
+    def _event(self, job: JobRow, stage: str, progress: float, message: str) -> JobEvent:
+        last = self.session.scalar(
+            select(func.max(JobEventRow.seq)).where(JobEventRow.job_id == job.id)
+        )
+        row = JobEventRow(
+            job_id=job.id,
+            seq=0 if last is None else last + 1,
+            stage=stage,
+            progress=progress,
+            message=message,
+            status=job.status,
+            at=utcnow(),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return JobEvent(job.id, row.seq, stage, progress, message, job.status, row.at)
 
     def _require(self, job_id: str) -> JobRow:
         job = self.get(job_id)
         if job is None:
-            raise KeyError(job_id)
+            raise NotFoundError(f"No job {job_id}.", "Check the job id returned by the upload.")
         return job
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were written in UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

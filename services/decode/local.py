@@ -41,6 +41,55 @@ def probe_duration(container: av.container.InputContainer, stream: av.AudioStrea
     return None
 
 
+def probe(path: str | os.PathLike[str], *, max_seconds: float | None = None) -> AudioInfo:
+    """Check, cheaply, that ``path`` is audio we can analyse, before a job is queued for it.
+
+    Opens the container, requires an audio stream, checks the declared duration against
+    ``max_seconds`` and decodes the first frames. Raises the same errors as :func:`decode`;
+    damage further into the file is found (and reported on the job) when it is decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidPath(f"No such file: {path}")
+    if path.stat().st_size == 0:
+        raise _fail("The file is empty (0 bytes).")
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise _fail(f"The file is not a readable audio file ({exc}).") from exc
+    with container:
+        if not container.streams.audio:
+            kinds = sorted({str(s.type) for s in container.streams}) or ["nothing"]
+            raise _fail(f"The file has no audio track (it holds: {', '.join(kinds)}).")
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        declared = probe_duration(container, stream)
+        if max_seconds and declared is not None and declared > max_seconds:
+            raise AudioTooLongError(
+                f"The recording lasts {declared / 60:.1f} min, over the limit of "
+                f"{max_seconds / 60:.1f} min.",
+                "Split the call, or raise MAX_AUDIO_SECONDS.",
+            )
+        decoded = 0
+        try:
+            for frame in container.decode(stream):
+                decoded += frame.samples
+                if decoded >= (ctx.sample_rate or MODEL_SAMPLE_RATE):
+                    break
+        except av.error.FFmpegError as exc:
+            if not decoded:
+                raise _fail(f"The file could not be decoded ({exc}).") from exc
+        if not decoded:
+            raise _fail("The file holds no audio samples.")
+        return AudioInfo(
+            duration_s=round(declared, 3) if declared is not None else 0.0,
+            sample_rate=ctx.sample_rate or 0,
+            channels=ctx.channels or len(stream.layout.channels) or 1,
+            codec=DECODER_TO_CODEC.get(ctx.name, ctx.name) or "unknown",
+            container=container.format.name if container.format else "",
+        )
+
+
 def decode(
     source: str | os.PathLike[str] | bytes | BinaryIO,
     *,

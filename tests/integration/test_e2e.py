@@ -53,7 +53,9 @@ def table_counts(workdir: Path) -> dict[str, int]:
 def angry_stereo(workdir):
     """The escalation call as a call centre records it: 8 kHz mu-law, agent on channel 0."""
     truth = render_call(load_script("angry"), workdir / "angry.wav", layout="stereo", mulaw=True)
-    code, output, doc = analyze(workdir, str(workdir / "angry.wav"))
+    # Accuracy is the point here, so the base model: tiny.en drops the last words of an
+    # agent turn under crosstalk, and with them one of the planted interruptions.
+    code, output, doc = analyze(workdir, str(workdir / "angry.wav"), "--model", "base")
     assert code == 0, output
     return truth, doc
 
@@ -105,7 +107,7 @@ def test_dual_channel_call_every_field_true(angry_stereo):
     assert analysis["summary"] and analysis["topics"] and analysis["reason"]
     assert set(doc["stages"]) >= {"diarization", "asr", "sentiment", "embedding", "llm"}
     assert doc["stages"]["diarization"]["method"] == "channel"
-    assert doc["stages"]["asr"]["model"] == "tiny.en"
+    assert doc["stages"]["asr"]["model"] == "base"
     assert doc["warnings"] == []
 
 

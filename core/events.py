@@ -1,0 +1,195 @@
+"""Job progress events: what a subscriber sees, and the bus that carries them between processes.
+
+The database is the source of truth: every event is a ``job_events`` row, written before it
+is published. The bus (in-process, or Redis pub/sub in scale-out mode) only makes delivery
+immediate. :func:`watch_job` therefore replays the stored events first, then follows the bus,
+and re-reads the table whenever the bus is quiet, so a subscriber misses nothing and sees
+each event once, in order, whether it subscribed before, during or after the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed"})
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    job_id: str
+    seq: int
+    stage: str  # queued | start | a pipeline stage | done
+    progress: float
+    message: str
+    status: str  # queued | running | succeeded | failed
+    at: datetime
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> JobEvent:
+        data = json.loads(raw)
+        data["at"] = datetime.fromisoformat(data["at"])
+        return cls(**data)
+
+
+class EventBus(Protocol):
+    async def publish(self, event: JobEvent) -> None: ...
+
+    def subscribe(self, job_id: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue]:
+        """A queue that receives every event published for ``job_id`` while open."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LocalEventBus:
+    """In-process fan-out: one asyncio queue per subscriber."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Queue[JobEvent]]] = {}
+
+    async def publish(self, event: JobEvent) -> None:
+        for queue in list(self._subscribers.get(event.job_id, ())):
+            queue.put_nowait(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self._subscribers.setdefault(job_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            subscribers = self._subscribers.get(job_id)
+            if subscribers is not None:
+                subscribers.discard(queue)
+                if not subscribers:
+                    del self._subscribers[job_id]
+
+    async def close(self) -> None:
+        self._subscribers.clear()
+
+
+class RedisEventBus:
+    """Redis pub/sub, one channel per job: workers publish, any API process subscribes."""
+
+    PREFIX = "callytics:job-events:"
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as aioredis
+
+        self.url = url
+        self.client = aioredis.Redis.from_url(url)
+
+    def channel(self, job_id: str) -> str:
+        return self.PREFIX + job_id
+
+    async def publish(self, event: JobEvent) -> None:
+        await self.client.publish(self.channel(event.job_id), event.to_json())
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self.channel(job_id))
+
+        async def pump() -> None:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    queue.put_nowait(JobEvent.from_json(message["data"]))
+
+        task = asyncio.create_task(pump())
+        try:
+            yield queue
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe()
+                await pubsub.aclose()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def build_event_bus(redis_url: str | None) -> EventBus:
+    return RedisEventBus(redis_url) if redis_url else LocalEventBus()
+
+
+StoredEvents = Callable[[str, int], list[JobEvent]]
+"""``(job_id, after_seq) -> events`` read from the database; raises NotFoundError."""
+
+
+async def watch_job(
+    job_id: str,
+    bus: EventBus,
+    stored: StoredEvents,
+    *,
+    recheck_s: float = 2.0,
+) -> AsyncIterator[JobEvent]:
+    """Every event of a job, in order, once each, ending after its terminal event.
+
+    Subscribes first, then replays what is stored, then follows the bus. When the bus is
+    silent for ``recheck_s`` the table is read again, so a lost message (a Redis blip, a
+    worker in another process) delays an event but never drops it.
+    """
+    async with bus.subscribe(job_id) as live:
+        last = -1
+        pending = await asyncio.to_thread(stored, job_id, last)
+        while True:
+            for event in pending:
+                if event.seq <= last:
+                    continue
+                last = event.seq
+                yield event
+                if event.terminal:
+                    return
+            try:
+                first = await asyncio.wait_for(live.get(), timeout=recheck_s)
+            except TimeoutError:
+                pending = await asyncio.to_thread(stored, job_id, last)
+                continue
+            if first.seq > last + 1:
+                # Something between ``last`` and this event reached us only via the table.
+                pending = await asyncio.to_thread(stored, job_id, last)
+                if not pending or pending[-1].seq < first.seq:
+                    pending.append(first)
+            else:
+                pending = [first]
+
+
+def event_payload(event: JobEvent) -> dict[str, Any]:
+    data = asdict(event)
+    data["at"] = event.at.isoformat()
+    return data
+
+
+__all__ = [
+    "EventBus",
+    "JobEvent",
+    "LocalEventBus",
+    "NotFoundError",
+    "RedisEventBus",
+    "build_event_bus",
+    "event_payload",
+    "watch_job",
+]
