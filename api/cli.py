@@ -87,11 +87,16 @@ def analyze(
     _quiet_libraries()
     if min_speakers and max_speakers and min_speakers > max_speakers:
         _fail_usage("--min-speakers must not exceed --max-speakers.")
+    from dependency_injector import providers
+
     from api.report import render
     from bootstrap.container import build_container
+    from core.events import LocalEventBus
 
     settings = _settings(asr_model=model)
     container = build_container(settings)
+    # Each file runs in its own event loop; the in-process bus is loop-agnostic.
+    container.event_bus.override(providers.Object(LocalEventBus()))
     container.database().upgrade()
     service = container.analysis()
     to_stdout = json_out == "-"
@@ -150,6 +155,90 @@ def _analyze_one(
 def _fail_usage(message: str) -> None:
     Console(stderr=True).print(f"[red]error[/] {message}")
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="uvicorn worker processes (more than 1 needs JOB_BACKEND=arq)."),
+    ] = 1,
+    log_level: Annotated[str, typer.Option()] = "info",
+    fd: Annotated[
+        int | None, typer.Option(help="Serve on an already-bound socket (a supervisor's).")
+    ] = None,
+) -> None:
+    """Serve the REST API (/v1, /docs) and GraphQL (/graphql)."""
+    _quiet_libraries()
+    import uvicorn
+
+    settings = _settings()
+    if workers > 1 and settings.job_backend != "arq":
+        _fail_usage(
+            "Several API processes would each run the in-process job queue. "
+            "Use --workers 1, or REDIS_URL with JOB_BACKEND=arq and `callytics worker`."
+        )
+    Console(stderr=True).print(
+        f"Callytics on http://{host}:{port}  (docs /docs, GraphQL /graphql; "
+        f"database {settings.database_url}, jobs {settings.job_backend})"
+    )
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        ws="websockets-sansio",
+        fd=fd,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run analysis jobs from Redis (scale-out mode: REDIS_URL and JOB_BACKEND=arq)."""
+    _quiet_libraries()
+    logging.getLogger().setLevel(logging.INFO)
+    from bootstrap.worker import run_worker
+
+    try:
+        run_worker(_settings())
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in your own words.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many utterances.")] = 10,
+    call_id: Annotated[str | None, typer.Option("--call", help="Only this call.")] = None,
+    role: Annotated[str | None, typer.Option(help="Only agent or customer.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search the stored calls' utterances by meaning."""
+    _quiet_libraries()
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from bootstrap.container import build_container
+
+    container = build_container(_settings())
+    container.database().upgrade()
+    engine = container.search()
+    try:
+        hits = asyncio.run(engine.search(query, k, call_id=call_id, role=role))
+    except InvalidInputError as exc:
+        _fail_usage(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(h) for h in hits], default=str, indent=2) + "\n")
+        return
+    table = Table("score", "call", "at", "role", "text", title=f"search: {query}")
+    for h in hits:
+        table.add_row(f"{h.score:.3f}", h.call_id[:8], f"{h.start:.1f}s", h.role, h.text[:100])
+    Console().print(table)
 
 
 @db_app.command("upgrade")

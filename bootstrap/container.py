@@ -14,6 +14,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from bootstrap.settings import Settings, get_settings
+from core.catalog import CallCatalog
 from core.errors import CallyticsError
 from core.events import build_event_bus
 from core.jobs import AnalysisService, AudioStore
@@ -43,8 +44,8 @@ def _grpc_client(stage: str, settings: Settings) -> Any:
     return module.build_client(settings)
 
 
-def _audio_store(settings: Settings) -> AudioStore | None:
-    return AudioStore(settings.storage_dir) if settings.store_audio else None
+def _audio_store(settings: Settings) -> AudioStore:
+    return AudioStore(settings.storage_dir)
 
 
 def _decoder(settings: Settings):  # type: ignore[no-untyped-def]
@@ -63,6 +64,65 @@ def _prober(settings: Settings):  # type: ignore[no-untyped-def]
         return probe(path, max_seconds=settings.max_audio_seconds)
 
     return run
+
+
+def _cache(settings: Settings, database: Database) -> Any:
+    from core.cache import TieredCache
+
+    return TieredCache(
+        memory_ttl_s=settings.cache_ttl_s,
+        memory_maxsize=settings.cache_maxsize,
+        redis_url=settings.redis_url,
+        database=database,
+    )
+
+
+def _document_cache(cache: Any) -> Any:
+    from core.cache import CallDocumentCache
+
+    return CallDocumentCache(cache)
+
+
+def _cached_embedder(embedder: Any, cache: Any) -> Any:
+    from core.cache import CachingEmbedder
+
+    return CachingEmbedder(embedder, cache)
+
+
+def _cached_analyzer(analyzer: Any, cache: Any) -> Any:
+    from core.cache import CachingAnalyzer
+
+    return CachingAnalyzer(analyzer, cache)
+
+
+def _search(database: Database, embedder: Any, settings: Settings) -> Any:
+    from core.search import SemanticSearch
+
+    return SemanticSearch(database, embedder, backend=settings.search_backend)
+
+
+def _analysis(
+    pipeline: CallPipeline,
+    database: Database,
+    decoder: Any,
+    audio_store: AudioStore,
+    prober: Any,
+    bus: Any,
+    settings: Settings,
+    document_cache: Any,
+    search: Any,
+) -> AnalysisService:
+    return AnalysisService(
+        pipeline,
+        database,
+        decoder,
+        audio_store,
+        prober=prober,
+        bus=bus,
+        keep_audio=settings.store_audio,
+        # A stored, changed or deleted call: drop its cached document and search vectors.
+        listeners=[document_cache.invalidate, search.invalidate],
+    )
 
 
 def _job_queue(settings: Settings, analysis: AnalysisService) -> Any:
@@ -165,23 +225,32 @@ class Container(containers.DeclarativeContainer):
         grpc=providers.Singleton(_grpc_client, "llm", settings),
     )
 
+    cache = providers.Singleton(_cache, settings, database)
+    document_cache = providers.Singleton(_document_cache, cache)
+    catalog = providers.Singleton(CallCatalog, database, document_cache=document_cache)
+    search = providers.Singleton(_search, database, embedder, settings)
+
     pipeline = providers.Singleton(
         CallPipeline,
         diarizer=diarizer,
         transcriber=transcriber,
         sentiment=sentiment,
-        embedder=embedder,
-        analyzer=analyzer,
+        # Embeddings and the LLM's analysis are cached by content hash (all three tiers).
+        embedder=providers.Singleton(_cached_embedder, embedder, cache),
+        analyzer=providers.Singleton(_cached_analyzer, analyzer, cache),
         agent_channel=settings.provided.agent_channel,
     )
     analysis = providers.Singleton(
-        AnalysisService,
-        pipeline=pipeline,
-        database=database,
-        decoder=decoder,
-        audio_store=audio_store,
-        prober=prober,
-        bus=event_bus,
+        _analysis,
+        pipeline,
+        database,
+        decoder,
+        audio_store,
+        prober,
+        event_bus,
+        settings,
+        document_cache,
+        search,
     )
     job_queue = providers.Singleton(_job_queue, settings, analysis)
 

@@ -72,9 +72,17 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_retries: int = 2
 
+    # --- cache & search --------------------------------------------------------------
+    cache_ttl_s: float = Field(default=300.0, gt=0)  # the in-process tier
+    cache_maxsize: int = Field(default=2048, gt=0)
+    search_backend: Literal["auto", "numpy", "pgvector"] = "auto"
+
     # --- jobs ----------------------------------------------------------------------
     job_concurrency: int = 1
     job_backend: Literal["local", "arq"] = "local"
+    # arq: how long one job may run before its lease expires and another worker retries it.
+    arq_job_timeout_s: int = Field(default=3600, gt=0)
+    arq_max_tries: int = Field(default=3, ge=1)
 
     # --- privacy & auth ------------------------------------------------------------
     redact_pii: bool = False

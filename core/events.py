@@ -13,12 +13,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
-
-from core.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +106,13 @@ class RedisEventBus:
     @contextlib.asynccontextmanager
     async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
         queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self.client.pubsub()
         await pubsub.subscribe(self.channel(job_id))
+        # Wait for Redis to confirm: from here on no published event can pass us by.
+        while True:
+            confirmation = await pubsub.get_message(timeout=10)
+            if confirmation is None or confirmation.get("type") == "subscribe":
+                break
 
         async def pump() -> None:
             async for message in pubsub.listen():
@@ -145,7 +148,7 @@ async def watch_job(
     stored: StoredEvents,
     *,
     recheck_s: float = 2.0,
-) -> AsyncIterator[JobEvent]:
+) -> AsyncGenerator[JobEvent, None]:
     """Every event of a job, in order, once each, ending after its terminal event.
 
     Subscribes first, then replays what is stored, then follows the bus. When the bus is
@@ -181,15 +184,3 @@ def event_payload(event: JobEvent) -> dict[str, Any]:
     data = asdict(event)
     data["at"] = event.at.isoformat()
     return data
-
-
-__all__ = [
-    "EventBus",
-    "JobEvent",
-    "LocalEventBus",
-    "NotFoundError",
-    "RedisEventBus",
-    "build_event_bus",
-    "event_payload",
-    "watch_job",
-]

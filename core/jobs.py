@@ -14,11 +14,14 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,9 @@ Decoder = Callable[[Path], Audio]
 Prober = Callable[[Path], AudioInfo]
 CallListener = Callable[[str], None]
 EventSink = Callable[[ProgressEvent], None]
+
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # shown in each job's "start" event
 
 
 def file_sha256(path: Path) -> str:
@@ -71,11 +77,17 @@ class AudioStore:
         return target
 
     def owns(self, path: str | Path | None) -> bool:
-        return bool(path) and Path(path).resolve().parent == self.root.resolve()
+        if not path:
+            return False
+        return Path(path).resolve().parent == self.root.resolve()
 
     def remove(self, path: str | Path | None) -> None:
         if path:
             Path(path).unlink(missing_ok=True)
+
+
+def _progress(job_id: str, event: ProgressEvent, repo: JobRepository) -> JobEvent:
+    return repo.progress(job_id, event.stage, event.progress, event.message)
 
 
 class _EventWriter:
@@ -114,11 +126,7 @@ class _EventWriter:
                 skip = last is not None and event.progress < 1.0
                 if not (skip and event.progress - (last or 0.0) < self.MIN_STEP):
                     self._last[event.stage] = event.progress
-                    await self.service.record(
-                        lambda repo, e=event: repo.progress(
-                            self.job_id, e.stage, e.progress, e.message
-                        )
-                    )
+                    await self.service.record(partial(_progress, self.job_id, event))
             except Exception:  # progress is best effort; the job's outcome is not
                 log.exception("job %s: could not store a progress event", self.job_id)
             finally:
@@ -147,6 +155,7 @@ class AnalysisService:
         prober: Prober | None = None,
         bus: EventBus | None = None,
         listeners: Iterable[CallListener] = (),
+        keep_audio: bool = True,
     ) -> None:
         self.pipeline = pipeline
         self.database = database
@@ -155,6 +164,7 @@ class AnalysisService:
         self.prober = prober
         self.bus: EventBus = bus or LocalEventBus()
         self.listeners: list[CallListener] = list(listeners)
+        self.keep_audio = keep_audio  # False: the recording is removed once analysed
 
     # ----------------------------------------------------------------- events
     async def record(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
@@ -257,7 +267,7 @@ class AnalysisService:
                 return document
         options = AnalysisOptions(**job.options)
         emit = on_event or (lambda _e: None)
-        await self.record(lambda repo: repo.start(job_id))
+        await self.record(lambda repo: repo.start(job_id, WORKER_ID))
         writer = _EventWriter(self, job_id, emit)
         audio_path = Path(job.audio_path or "")
         try:
@@ -284,14 +294,20 @@ class AnalysisService:
             reason = str(exc) if isinstance(exc, CallyticsError) else f"{type(exc).__name__}: {exc}"
             log.error("job %s failed: %s", job_id, reason)
             await self.record(lambda repo: repo.finish(job_id, error=reason))
-            if job.kind == "analyze" and self.audio_store is not None:
-                if self.audio_store.owns(job.audio_path):
-                    self.audio_store.remove(job.audio_path)
+            if job.kind == "analyze":
+                self._discard_audio(job.audio_path)
             raise
         await writer.close()
+        if not self.keep_audio:
+            self._discard_audio(job.audio_path)
         await self.publish(final)
         self.changed(job.call_id)
         return document
+
+    def _discard_audio(self, path: str | None) -> None:
+        """Remove a recording this service stored (never a file it was merely pointed at)."""
+        if self.audio_store is not None and self.audio_store.owns(path):
+            self.audio_store.remove(path)
 
     def _job(self, job_id: str) -> Any:
         with self.database.session() as session:
@@ -316,7 +332,11 @@ class AnalysisService:
                 document["created_at"] = old.created_at.isoformat()
                 calls.delete(call_id)
                 session.flush()
-            if self.audio_store is None or not self.audio_store.owns(audio_path):
+            if (
+                not self.keep_audio
+                or self.audio_store is None
+                or not self.audio_store.owns(audio_path)
+            ):
                 audio_path = None
             calls.add(
                 document,
@@ -353,7 +373,6 @@ class AnalysisService:
             audio_path = row.audio_path
             calls.delete(call_id)
             JobRepository(session).delete_for_call(call_id)
-        if self.audio_store is not None and self.audio_store.owns(audio_path):
-            self.audio_store.remove(audio_path)
+        self._discard_audio(audio_path)
         self.changed(call_id)
         return True

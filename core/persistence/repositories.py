@@ -163,13 +163,14 @@ class JobRepository:
     def get(self, job_id: str) -> JobRow | None:
         return self.session.get(JobRow, job_id)
 
-    def start(self, job_id: str) -> JobEvent:
+    def start(self, job_id: str, worker: str = "") -> JobEvent:
         job = self._require(job_id)
         job.status = "running"
         job.attempts += 1
         job.started_at = utcnow()
         job.error = None
-        return self._event(job, "start", 0.0, f"attempt {job.attempts}")
+        where = f" on {worker}" if worker else ""
+        return self._event(job, "start", 0.0, f"attempt {job.attempts}{where}")
 
     def progress(self, job_id: str, stage: str, progress: float, message: str) -> JobEvent:
         job = self._require(job_id)

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from core.domain import SpeakerTurn
 from core.errors import UnsupportedAudioError
 from core.jobs import AnalysisService, AudioStore
-from core.persistence.database import Database
 from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow
 from core.persistence.repositories import CallRepository, from_blob
 from core.pipeline import AnalysisOptions, CallPipeline
@@ -22,6 +21,7 @@ from tests.unit.fakes import (
     silent_audio,
     words_of,
 )
+
 
 def fake_service(database, tmp_path, analyzer=None, transcriber=None):
     pipeline = CallPipeline(

@@ -1,0 +1,72 @@
+"""The FastAPI application: REST under /v1, GraphQL at /graphql, health, one runtime.
+
+``create_app(settings)`` is the only way the app is built (uvicorn's ``--factory`` uses
+:func:`app_from_env`). Its lifespan upgrades the schema, starts the job queue (which picks
+up jobs interrupted by a previous stop) and loads the stage models in the background.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.health import router as health_router
+from api.limits import BodySizeLimit
+from api.runtime import Runtime
+from bootstrap.container import Container, build_container
+from bootstrap.settings import Settings
+
+API_DESCRIPTION = """Call analytics, offline: upload a customer-service call and get who spoke
+when, what was said, how each side felt, how the conversation went and what it was about.
+Uploads return at once with a job id; follow the job over `GET /v1/jobs/{id}` or the GraphQL
+subscription `jobProgress` at `/graphql`."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    load_models: bool = True,
+    run_jobs: bool = True,
+) -> FastAPI:
+    container = container or build_container(settings or Settings())
+    settings = container.settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(container)
+        app.state.runtime = runtime
+        await runtime.start(load_models=load_models, run_jobs=run_jobs)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Callytics",
+        version="0.3.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.include_router(health_router)
+    _include_interfaces(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_mb * (1 << 20) + (1 << 16))
+    return app
+
+
+def _include_interfaces(app: FastAPI) -> None:
+    from api.graphql import graphql_router
+    from api.rest import router as rest_router
+
+    app.include_router(rest_router, prefix="/v1")
+    app.include_router(graphql_router(), prefix="/graphql")
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory api.app:app_from_env``: settings from the environment."""
+    return create_app()

@@ -1,0 +1,79 @@
+"""Domain errors to HTTP: every failure a client can cause is a 4xx with a message and a hint.
+
+The body is always ``{"error": {"code", "message", "hint"}}``. Nothing here ever answers 500
+for bad input; an unexpected exception is logged and answered 500 with a request id only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import (
+    AudioTooLongError,
+    CallyticsError,
+    InvalidInputError,
+    ModelNotFoundError,
+    NotFoundError,
+    StageError,
+    UnsupportedAudioError,
+)
+
+log = logging.getLogger(__name__)
+
+
+class UploadTooLargeError(InvalidInputError):
+    code = "upload_too_large"
+
+
+def status_for(exc: CallyticsError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, UploadTooLargeError):
+        return 413
+    if isinstance(exc, UnsupportedAudioError) and not isinstance(exc, AudioTooLongError):
+        return 415
+    if isinstance(exc, InvalidInputError):
+        return 422
+    if isinstance(exc, (StageError, ModelNotFoundError)):
+        return 503
+    return 500 if type(exc) is CallyticsError else 503
+
+
+def error_body(code: str, message: str, hint: str = "") -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message, "hint": hint}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CallyticsError)
+    async def _domain(_request: Request, exc: CallyticsError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.hint), status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body("invalid_request", "; ".join(problems), "See /docs for the parameters."),
+            422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        hint = (
+            "Send a shorter or more compressed recording, or raise MAX_UPLOAD_MB."
+            if exc.status_code == 413
+            else ""
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail), hint), exc.status_code, headers=exc.headers
+        )

@@ -1,0 +1,67 @@
+"""GraphQL inputs, and their conversion into the core's own option and filter objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.graphql.calls import Resolution, SentimentLabel
+from core.catalog import CallFilters
+from core.pipeline import AnalysisOptions
+
+
+@strawberry.input(description="Which calls `calls` lists; every field given must match.")
+class CallFilter:
+    topic: str | None = strawberry.field(
+        default=None, description="A topic the analysis found (case-insensitive, exact)."
+    )
+    sentiment: SentimentLabel | None = strawberry.field(
+        default=None, description="The customer's overall sentiment."
+    )
+    conflict: bool | None = None
+    resolution: Resolution | None = None
+    created_after: datetime | None = strawberry.field(
+        default=None, description="Uploaded at or after this time."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None, description="Uploaded before this time."
+    )
+
+    def to_filters(self) -> CallFilters:
+        return CallFilters(
+            topic=self.topic,
+            sentiment=self.sentiment.value if self.sentiment else None,
+            conflict=self.conflict,
+            resolution=self.resolution.value if self.resolution else None,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
+
+
+@strawberry.input(description="How to analyse a recording; everything is optional.")
+class AnalyzeOptionsInput:
+    language: str | None = strawberry.field(
+        default=None, description="ISO code such as `en`; detected when absent."
+    )
+    num_speakers: int | None = strawberry.field(
+        default=None, description="Exact number of speakers (1..20), when known."
+    )
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    agent_channel: int | None = strawberry.field(
+        default=None, description="Stereo calls: the channel (0 or 1) that holds the agent."
+    )
+
+    def to_options(self) -> AnalysisOptions:
+        return AnalysisOptions(
+            language=self.language,
+            num_speakers=self.num_speakers,
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
+            agent_channel=self.agent_channel,
+        )
+
+
+def analysis_options(options: AnalyzeOptionsInput | None) -> AnalysisOptions:
+    return options.to_options() if options else AnalysisOptions()

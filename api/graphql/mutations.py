@@ -1,0 +1,81 @@
+"""Mutations: upload a recording, analyse a stored call again, delete a call.
+
+They take the same paths as REST (:mod:`api.submission`, the analysis service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+
+from api.graphql.context import Info, runtime_of
+from api.graphql.inputs import AnalyzeOptionsInput, analysis_options
+from api.graphql.types import Job, JobStatus
+from api.submission import reanalyze, submit_upload
+from core.errors import InvalidInputError, NotFoundError
+
+
+@strawberry.type(description="A job that was just queued. Follow it with `jobProgress(jobId)`.")
+class JobPayload:
+    call_id: strawberry.ID = strawberry.field(description="The id the call will have.")
+    job_id: strawberry.ID
+    status: JobStatus = strawberry.field(description="The job's status when it was queued.")
+
+    @strawberry.field(description="The job as it is now.")
+    async def job(self, info: Info) -> Job | None:
+        try:
+            job = await asyncio.to_thread(runtime_of(info).catalog.job, self.job_id)
+        except NotFoundError:
+            return None
+        return Job.from_dict(job)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Upload a recording (a GraphQL multipart request) and queue its analysis. A file "
+            "that is not audio is refused (`unsupported_audio`) and nothing is stored."
+        )
+    )
+    async def analyze_call(
+        self, info: Info, file: Upload, options: AnalyzeOptionsInput | None = None
+    ) -> JobPayload:
+        if not isinstance(file, UploadFile):
+            raise InvalidInputError(
+                "`file` must be an uploaded file.",
+                "Send a GraphQL multipart request (operations, map and the file as form fields).",
+            )
+        submitted = await submit_upload(
+            runtime_of(info), file, file.filename, analysis_options(options)
+        )
+        return JobPayload(
+            call_id=strawberry.ID(submitted.handle.call_id),
+            job_id=strawberry.ID(submitted.handle.job_id),
+            status=JobStatus(submitted.event.status),
+        )
+
+    @strawberry.mutation(
+        description="Analyse a stored call's recording again; the new result replaces the old."
+    )
+    async def reanalyze_call(
+        self, info: Info, id: strawberry.ID, options: AnalyzeOptionsInput | None = None
+    ) -> JobPayload:
+        handle = await reanalyze(runtime_of(info), id, analysis_options(options))
+        return JobPayload(
+            call_id=strawberry.ID(handle.call_id),
+            job_id=strawberry.ID(handle.job_id),
+            status=JobStatus.QUEUED,
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Delete a call with its transcript, vectors, jobs and recording. "
+            "False when there was no such call."
+        )
+    )
+    async def delete_call(self, info: Info, id: strawberry.ID) -> bool:
+        return await asyncio.to_thread(runtime_of(info).service.delete_call, id)

@@ -1,0 +1,69 @@
+"""Queries: read calls, search utterances, look at a job or at the stages."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+
+from api.graphql.calls import Call, Role
+from api.graphql.context import Info, runtime_of
+from api.graphql.inputs import CallFilter
+from api.graphql.types import CallConnection, Job, SearchHit, Stage, load_call
+from core.errors import NotFoundError
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One call by id; null when there is no such call.")
+    async def call(self, info: Info, id: strawberry.ID) -> Call | None:
+        return await load_call(info, id)
+
+    @strawberry.field(
+        description=(
+            "Stored calls, newest first, filtered; Relay pagination: `first` (1..100, default "
+            "20) calls after the cursor `after` (a previous page's `pageInfo.endCursor`)."
+        )
+    )
+    async def calls(
+        self,
+        info: Info,
+        filter: CallFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> CallConnection:
+        catalog = runtime_of(info).catalog
+        filters = filter.to_filters() if filter else None
+        page = await asyncio.to_thread(catalog.list, filters, limit=first, cursor=after)
+        return CallConnection.from_page(page)
+
+    @strawberry.field(description="Semantic search over every stored utterance, best match first.")
+    async def search(
+        self,
+        info: Info,
+        query: str,
+        k: int = 10,
+        call_id: strawberry.ID | None = None,
+        role: Role | None = None,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        hits = await runtime_of(info).search.search(
+            query,
+            k,
+            call_id=call_id,
+            role=role.value if role else None,
+            min_score=min_score,
+        )
+        return [SearchHit.from_hit(hit) for hit in hits]
+
+    @strawberry.field(description="One job by id; null when there is no such job.")
+    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        try:
+            job = await asyncio.to_thread(runtime_of(info).catalog.job, id)
+        except NotFoundError:
+            return None
+        return Job.from_dict(job)
+
+    @strawberry.field(description="The pipeline stages and how this process serves each.")
+    async def stages(self, info: Info) -> list[Stage]:
+        return [Stage.from_state(state) for state in runtime_of(info).stages.values()]

@@ -1,0 +1,58 @@
+"""The ``jobProgress`` subscription: a job's events as they happen, over the job-event port.
+
+:func:`core.events.watch_job` replays the stored events and then follows the event bus (the
+in-process one, or Redis pub/sub when workers run elsewhere), so a subscriber sees every
+event once, in order, and the stream ends after the job's last event, also when the job had
+ended before anyone subscribed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import cast
+
+import strawberry
+
+from api.graphql.context import Info, runtime_of
+from api.graphql.types import JobEvent
+from api.runtime import Runtime
+from core.events import JobEvent as DomainJobEvent
+from core.events import watch_job
+
+log = logging.getLogger(__name__)
+
+
+async def follow(runtime: Runtime, job_id: str) -> AsyncGenerator[JobEvent, None]:
+    service = runtime.service
+    events = cast(
+        AsyncGenerator[DomainJobEvent, None],
+        watch_job(job_id, service.bus, service.stored_events),
+    )
+    try:
+        async with aclosing(events):
+            async for event in events:
+                yield JobEvent.from_event(event)
+    except asyncio.CancelledError:
+        log.debug("jobProgress %s: the subscriber left", job_id)
+        raise
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Every event of a job, in order, from its first; completes after the job's last "
+            "event (at once, with the whole history, when the job has already ended). "
+            "An unknown job is an error (code `not_found`)."
+        )
+    )
+    async def job_progress(
+        self, info: Info, job_id: strawberry.ID
+    ) -> AsyncGenerator[JobEvent, None]:
+        runtime = runtime_of(info)
+        # Checked before the stream starts, so an unknown job is the operation's error.
+        await asyncio.to_thread(runtime.catalog.job, job_id)
+        return follow(runtime, job_id)

@@ -1,0 +1,167 @@
+"""What a serving process holds: the container's services, the job queue, and stage health.
+
+One :class:`Runtime` per process, created by the app's lifespan (or the worker) and shared by
+REST, GraphQL and the health routes, so there is no second code path for any of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+
+from bootstrap.container import Container
+
+log = logging.getLogger(__name__)
+
+REQUIRED_STAGES = ("diarization", "asr")
+OPTIONAL_STAGES = ("sentiment", "embedding", "llm")
+
+
+@dataclass
+class StageState:
+    name: str
+    required: bool
+    status: str = "loading"  # loading | up | down
+    detail: str = ""
+    backend: str = "local"
+    engine: str = ""
+    model: str = ""
+    device: str = ""
+    load_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "required": self.required,
+            "status": self.status,
+            "detail": self.detail,
+            "backend": self.backend,
+            "engine": self.engine,
+            "model": self.model,
+            "device": self.device,
+            "load_seconds": self.load_seconds,
+        }
+
+
+class Runtime:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.settings = container.settings()
+        self.database = container.database()
+        self.service = container.analysis()
+        self.queue = container.job_queue()
+        self.catalog = container.catalog()
+        self.search = container.search()
+        self.cache = container.cache()
+        self.stages: dict[str, StageState] = {
+            name: StageState(name, name in REQUIRED_STAGES)
+            for name in (*REQUIRED_STAGES, *OPTIONAL_STAGES)
+        }
+        self._loader: asyncio.Task[None] | None = None
+        self._redis: Any = None
+
+    # ------------------------------------------------------------------ life
+    async def start(self, *, load_models: bool = True, run_jobs: bool = True) -> None:
+        await asyncio.to_thread(self.database.upgrade)
+        if self.settings.redis_url:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.Redis.from_url(self.settings.redis_url)
+            # Listen for other processes' invalidations before serving anything cached.
+            await asyncio.to_thread(self.cache.start)
+        if load_models:
+            self._loader = asyncio.create_task(self.load_stages())
+        if run_jobs:
+            await self.queue.start()
+
+    async def stop(self) -> None:
+        await self.queue.stop()
+        if self._loader is not None:
+            self._loader.cancel()
+        await self.service.bus.close()
+        await asyncio.to_thread(self.cache.close)
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def load_stages(self) -> None:
+        """Load every stage's model once, recording how each went (for /health/ready).
+
+        With ``JOB_BACKEND=arq`` jobs run in worker processes: this process only loads the
+        embedding model (search needs it) and reports the other stages as delegated.
+        """
+        delegated = self.settings.job_backend == "arq"
+        for name, engine in self.service.pipeline.stage_engines().items():
+            state = self.stages[name]
+            if delegated and name != "embedding":
+                info = engine.info()
+                state.backend, state.engine, state.model = info.backend, info.engine, info.model
+                state.status, state.detail = "up", "runs in `callytics worker` processes"
+                continue
+            started = time.perf_counter()
+            try:
+                info = engine.info()
+                state.backend, state.engine, state.model = info.backend, info.engine, info.model
+                await engine.load()
+                info = engine.info()
+                state.device, state.extra = info.device, dict(info.extra)
+                state.status, state.detail = "up", ""
+            except Exception as exc:
+                state.status, state.detail = "down", str(exc)
+                log.error("stage %s could not load: %s", name, exc)
+            state.load_seconds = round(time.perf_counter() - started, 3)
+
+    async def models_loaded(self) -> None:
+        if self._loader is not None:
+            await asyncio.shield(self._loader)
+
+    # ------------------------------------------------------------------ health
+    async def check_database(self) -> dict[str, Any]:
+        def ping() -> None:
+            with self.database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(ping), timeout=5)
+            return {"status": "up", "dialect": self.database.dialect}
+        except Exception as exc:
+            return {"status": "down", "dialect": self.database.dialect, "detail": str(exc)}
+
+    async def check_redis(self) -> dict[str, Any] | None:
+        if self._redis is None:
+            return None
+        try:
+            await asyncio.wait_for(self._redis.ping(), timeout=2)
+            return {"status": "up"}
+        except Exception as exc:
+            return {"status": "down", "detail": str(exc) or type(exc).__name__}
+
+    async def health(self) -> dict[str, Any]:
+        """``status``: ok; degraded (an optional part is down); starting (a required stage is
+        still loading its model); down (a required part is down)."""
+        database = await self.check_database()
+        redis = await self.check_redis()
+        stages = {name: state.as_dict() for name, state in self.stages.items()}
+        required_down = database["status"] != "up" or (
+            redis is not None and redis["status"] != "up"
+        )
+        required = [s for s in self.stages.values() if s.required]
+        required_down |= any(s.status == "down" for s in required)
+        loading = any(s.status == "loading" for s in required)
+        optional_down = any(not s.required and s.status != "up" for s in self.stages.values())
+        status = "down" if required_down else "starting" if loading else "ok"
+        if status == "ok" and optional_down:
+            status = "degraded"
+        try:
+            queue = await self.queue.stats()
+        except Exception as exc:
+            queue = {"backend": getattr(self.queue, "backend", "?"), "error": str(exc)}
+        components: dict[str, Any] = {"database": database, "stages": stages, "queue": queue}
+        if redis is not None:
+            components["redis"] = redis
+        return {"status": status, **components}

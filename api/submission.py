@@ -1,0 +1,88 @@
+"""Accepting an uploaded recording: the one path REST and GraphQL both take."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from api.errors import UploadTooLargeError
+from api.runtime import Runtime
+from core.errors import InvalidInputError
+from core.events import JobEvent
+from core.jobs import JobHandle
+from core.pipeline import AnalysisOptions
+
+CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Submitted:
+    handle: JobHandle
+    event: JobEvent
+
+
+def validate_options(options: AnalysisOptions) -> None:
+    for name in ("num_speakers", "min_speakers", "max_speakers"):
+        value = getattr(options, name)
+        if value is not None and not 1 <= value <= 20:
+            raise InvalidInputError(f"{name} must be between 1 and 20, not {value}.")
+    if (
+        options.min_speakers
+        and options.max_speakers
+        and options.min_speakers > options.max_speakers
+    ):
+        raise InvalidInputError("min_speakers must not exceed max_speakers.")
+    if options.agent_channel is not None and options.agent_channel not in (0, 1):
+        raise InvalidInputError(
+            "agent_channel must be 0 or 1.", "It names the channel that holds the agent."
+        )
+
+
+async def submit_upload(
+    runtime: Runtime, upload: Readable, filename: str | None, options: AnalysisOptions
+) -> Submitted:
+    """Stream the upload to a private temporary file (size-capped), check it is audio, store it
+    under a generated name, queue the job. Bad input raises before anything is kept."""
+    validate_options(options)
+    settings = runtime.settings
+    limit = settings.max_upload_mb * (1 << 20)
+    spool = Path(settings.storage_dir) / "incoming"
+    spool.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"{uuid.uuid4().hex}-", suffix=".part", dir=spool)
+    path = Path(name)
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := await upload.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise UploadTooLargeError(
+                        f"The upload is larger than the limit of {settings.max_upload_mb} MB.",
+                        "Send a shorter or more compressed recording, or raise MAX_UPLOAD_MB.",
+                    )
+                out.write(chunk)
+        safe_name = Path(filename or "upload").name[:200] or "upload"
+        handle, event = await asyncio.to_thread(
+            runtime.service.submit, path, filename=safe_name, options=options, move=True
+        )
+    finally:
+        path.unlink(missing_ok=True)  # moved on success; removed on any failure
+    await runtime.service.publish(event)
+    await runtime.queue.enqueue(handle.job_id)
+    return Submitted(handle, event)
+
+
+async def reanalyze(runtime: Runtime, call_id: str, options: AnalysisOptions) -> JobHandle:
+    validate_options(options)
+    handle = await asyncio.to_thread(runtime.service.reanalyze, call_id, options)
+    await runtime.queue.enqueue(handle.job_id)
+    return handle

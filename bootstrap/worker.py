@@ -1,0 +1,75 @@
+"""``callytics worker``: an arq worker that runs analysis jobs queued by any API process.
+
+Scale-out mode (``REDIS_URL`` + ``JOB_BACKEND=arq``): the API enqueues job ids; each worker
+builds the same container as the API, loads the models once, and runs
+:meth:`core.jobs.AnalysisService.execute` for each job. Progress goes to the job table and,
+over Redis pub/sub, to whichever API process holds the subscription. arq re-delivers a job
+whose worker died once its lease (``ARQ_JOB_TIMEOUT_S``) expires; ``execute`` never stores a
+call twice, because the call and the job's success are committed together.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bootstrap.container import build_container
+from bootstrap.settings import Settings
+from core.errors import CallyticsError
+from core.queue import ARQ_FUNCTION
+
+log = logging.getLogger(__name__)
+
+
+async def run_analysis_job(ctx: dict[str, Any], job_id: str) -> str:
+    service = ctx["service"]
+    try:
+        await service.execute(job_id)
+    except CallyticsError as exc:  # the job row holds the reason; arq need not retry
+        log.warning("job %s failed: %s", job_id, exc)
+        return "failed"
+    return "succeeded"
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for :class:`arq.worker.Worker`."""
+    from arq.connections import RedisSettings
+    from arq.worker import func
+
+    if not settings.redis_url:
+        raise CallyticsError(
+            "callytics worker needs Redis.",
+            "Set REDIS_URL=redis://host:6379/0 (and JOB_BACKEND=arq on the API).",
+        )
+    container = build_container(settings)
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        database = container.database()
+        database.upgrade()
+        service = container.analysis()
+        await service.pipeline.load()
+        ctx["service"] = service
+        log.info("worker ready: models loaded, concurrency %d", settings.job_concurrency)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        service = ctx.get("service")
+        if service is not None:
+            await service.bus.close()
+        container.database().dispose()
+
+    return {
+        "functions": [func(run_analysis_job, name=ARQ_FUNCTION, max_tries=settings.arq_max_tries)],
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "max_jobs": settings.job_concurrency,
+        "job_timeout": settings.arq_job_timeout_s,
+        "keep_result": 3600,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "handle_signals": True,
+    }
+
+
+def run_worker(settings: Settings) -> None:
+    from arq.worker import Worker
+
+    Worker(**worker_settings(settings)).run()

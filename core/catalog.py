@@ -1,0 +1,228 @@
+"""Reading stored calls: filtered, cursor-paginated lists, documents, transcripts, audio.
+
+REST and GraphQL both read through :class:`CallCatalog`; documents come through the
+document cache when one is given (in-process TTL, then Redis, then the calls table).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, func, or_, select
+
+from core.errors import InvalidInputError, NotFoundError
+from core.persistence.database import Database
+from core.persistence.models import CallRow, JobRow
+from core.persistence.repositories import CallRepository, _aware
+
+SentimentFilter = Literal["positive", "neutral", "negative"]
+# The customer's mean utterance sentiment (-1..1) beyond these bounds is positive/negative.
+SENTIMENT_BOUND = 0.05
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    topic: str | None = None
+    sentiment: SentimentFilter | None = None  # of the customer
+    conflict: bool | None = None
+    resolution: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    id: str
+    filename: str
+    created_at: datetime
+    duration_s: float
+    language: str
+    resolution: str | None
+    conflict: bool
+    customer_sentiment: float | None
+    topics: list[str]
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class CallPage:
+    items: list[CallSummary]
+    next_cursor: str | None
+    total: int
+
+
+def sentiment_label(score: float | None) -> str | None:
+    if score is None:
+        return None
+    if score > SENTIMENT_BOUND:
+        return "positive"
+    if score < -SENTIMENT_BOUND:
+        return "negative"
+    return "neutral"
+
+
+def encode_cursor(created_at: datetime, call_id: str) -> str:
+    raw = f"{_aware(created_at).isoformat()}|{call_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, call_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), call_id
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            "The cursor is not valid.", "Pass back the next_cursor of the previous page as is."
+        ) from exc
+
+
+class CallCatalog:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        document_cache: Any = None,  # core.cache.CallDocumentCache
+    ) -> None:
+        self.database = database
+        self.document_cache = document_cache
+
+    # ---------------------------------------------------------------- lists
+    def list(
+        self, filters: CallFilters | None = None, *, limit: int = 20, cursor: str | None = None
+    ) -> CallPage:
+        """Newest first. ``cursor`` is the ``next_cursor`` of the previous page."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}, not {limit}.")
+        filters = filters or CallFilters()
+        conditions = self._conditions(filters)
+        query: Select[Any] = select(CallRow).where(*conditions)
+        if cursor:
+            at, call_id = decode_cursor(cursor)
+            query = query.where(
+                or_(CallRow.created_at < at, and_(CallRow.created_at == at, CallRow.id < call_id))
+            )
+        query = query.order_by(CallRow.created_at.desc(), CallRow.id.desc()).limit(limit + 1)
+        with self.database.session() as session:
+            rows = list(session.scalars(query))
+            total = session.scalar(select(func.count()).select_from(CallRow).where(*conditions))
+            items = [self._summary(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
+        return CallPage(items, next_cursor, int(total or 0))
+
+    @staticmethod
+    def _conditions(f: CallFilters) -> builtins.list[Any]:
+        conditions: builtins.list[Any] = []
+        if f.topic:
+            needle = f.topic.strip().lower().replace("|", " ")
+            conditions.append(CallRow.topics_text.like(f"%|{_escape_like(needle)}|%", escape="\\"))
+        if f.sentiment == "positive":
+            conditions.append(CallRow.customer_sentiment > SENTIMENT_BOUND)
+        elif f.sentiment == "negative":
+            conditions.append(CallRow.customer_sentiment < -SENTIMENT_BOUND)
+        elif f.sentiment == "neutral":
+            conditions.append(CallRow.customer_sentiment.between(-SENTIMENT_BOUND, SENTIMENT_BOUND))
+        elif f.sentiment is not None:
+            raise InvalidInputError(
+                f"Unknown sentiment {f.sentiment!r}.", "Use positive, neutral or negative."
+            )
+        if f.conflict is not None:
+            conditions.append(CallRow.conflict.is_(f.conflict))
+        if f.resolution:
+            conditions.append(CallRow.resolution == f.resolution)
+        if f.created_after:
+            conditions.append(CallRow.created_at >= _aware(f.created_after))
+        if f.created_before:
+            conditions.append(CallRow.created_at < _aware(f.created_before))
+        if f.created_after and f.created_before and f.created_after >= f.created_before:
+            raise InvalidInputError("created_after must be earlier than created_before.")
+        return conditions
+
+    @staticmethod
+    def _summary(row: CallRow) -> CallSummary:
+        analysis = (row.document or {}).get("analysis") or {}
+        return CallSummary(
+            id=row.id,
+            filename=row.filename,
+            created_at=_aware(row.created_at),
+            duration_s=row.duration_s,
+            language=row.language,
+            resolution=row.resolution,
+            conflict=row.conflict,
+            customer_sentiment=row.customer_sentiment,
+            topics=list(row.topics or []),
+            summary=analysis.get("summary"),
+        )
+
+    # ---------------------------------------------------------------- one call
+    def document(self, call_id: str) -> dict[str, Any]:
+        """The SPEC section 3 document. NotFoundError for an unknown id."""
+        load: Callable[[], dict[str, Any] | None] = lambda: self._load_document(call_id)  # noqa: E731
+        doc = self.document_cache.get(call_id, load) if self.document_cache else load()
+        if doc is None:
+            raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+        return doc
+
+    def _load_document(self, call_id: str) -> dict[str, Any] | None:
+        with self.database.session() as session:
+            return CallRepository(session).document(call_id)
+
+    def exists(self, call_id: str) -> bool:
+        with self.database.session() as session:
+            return session.get(CallRow, call_id) is not None
+
+    def audio(self, call_id: str) -> tuple[Path, str]:
+        """The stored recording and the name it was uploaded under."""
+        with self.database.session() as session:
+            row = session.get(CallRow, call_id)
+            if row is None:
+                raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+            path, filename = row.audio_path, row.filename
+        if not path or not Path(path).is_file():
+            raise NotFoundError(
+                f"Call {call_id} has no stored audio.",
+                "Audio is kept only when STORE_AUDIO=true (the default).",
+            )
+        return Path(path), filename
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        with self.database.session() as session:
+            row = session.get(JobRow, job_id)
+            if row is None:
+                raise NotFoundError(f"No job {job_id}.", "Use the job_id returned by the upload.")
+            return job_dict(row)
+
+
+def job_dict(row: JobRow) -> dict[str, Any]:
+    def iso(at: datetime | None) -> str | None:
+        return _aware(at).isoformat() if at else None
+
+    return {
+        "id": row.id,
+        "call_id": row.call_id,
+        "kind": row.kind,
+        "filename": row.filename,
+        "status": row.status,
+        "stage": row.stage,
+        "progress": row.progress,
+        "message": row.message,
+        "error": row.error,
+        "attempts": row.attempts,
+        "options": row.options,
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+    }
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,204 @@
+"""Durable jobs: the event log, the subscriber's view of it, bounded concurrency, and restart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.events import JobEvent, LocalEventBus, watch_job
+from core.jobs import AnalysisService, AudioStore
+from core.persistence.models import CallRow, JobRow
+from core.persistence.repositories import JobRepository
+from core.pipeline import CallPipeline
+from core.queue import LocalJobQueue
+from tests.support.app import fake_engines
+from tests.unit.fakes import FakeTranscriber, silent_audio, words_of
+
+WORDS = words_of("thank you for calling", 0.2) + words_of("my bill is wrong", 4.6)
+
+
+class CountingTranscriber(FakeTranscriber):
+    """Holds every call until ``release`` is set; remembers the most running at once."""
+
+    def __init__(self) -> None:
+        super().__init__(WORDS)
+        self.running = 0
+        self.most = 0
+        self.changed = threading.Condition()
+        self.release = threading.Event()
+
+    async def until(self, predicate, timeout: float = 10) -> bool:
+        def wait() -> bool:
+            with self.changed:
+                return self.changed.wait_for(predicate, timeout)
+
+        return await asyncio.to_thread(wait)
+
+    async def transcribe(self, samples, options, progress=None):
+        with self.changed:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.changed.notify_all()
+        await asyncio.to_thread(self.release.wait, 30)
+        with self.changed:
+            self.running -= 1
+        return await super().transcribe(samples, options, progress)
+
+
+def service_for(database, tmp_path: Path, transcriber=None, bus=None) -> AnalysisService:
+    engines = fake_engines(transcriber)
+    pipeline = CallPipeline(
+        engines["diarizer"],
+        engines["transcriber"],
+        engines["sentiment"],
+        engines["embedder"],
+        engines["analyzer"],
+    )
+    return AnalysisService(
+        pipeline,
+        database,
+        lambda _path: silent_audio(10),
+        AudioStore(tmp_path / "audio"),
+        bus=bus or LocalEventBus(),
+    )
+
+
+def recording(tmp_path: Path, name: str = "call.wav") -> Path:
+    path = tmp_path / name
+    path.write_bytes(b"RIFF....WAVE")
+    return path
+
+
+async def test_watching_a_finished_job_replays_everything_and_ends(database, tmp_path):
+    service = service_for(database, tmp_path)
+    document = await service.analyze_file(recording(tmp_path))
+    with database.session() as s:
+        job_id = s.scalars(select(JobRow.id)).one()
+    events = [e async for e in watch_job(job_id, service.bus, service.stored_events)]
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert events[0].stage == "queued" and events[1].stage == "start"
+    assert events[-1].terminal and events[-1].status == "succeeded"
+    assert document["id"] == events[-1].job_id or events[-1].job_id == job_id
+
+
+async def test_a_subscriber_joining_mid_job_sees_each_event_once_in_order(database, tmp_path):
+    transcriber = CountingTranscriber()
+    service = service_for(database, tmp_path, transcriber)
+    handle, _ = service.submit(recording(tmp_path))
+    run = asyncio.create_task(service.execute(handle.job_id))
+    assert await transcriber.until(lambda: transcriber.running)
+    watched: list[JobEvent] = []
+
+    async def watch() -> None:
+        async for event in watch_job(handle.job_id, service.bus, service.stored_events):
+            watched.append(event)
+
+    watcher = asyncio.create_task(watch())
+    transcriber.release.set()
+    await run
+    await asyncio.wait_for(watcher, 10)
+    stored = service.stored_events(handle.job_id)
+    assert [(e.seq, e.stage) for e in watched] == [(e.seq, e.stage) for e in stored]
+    stages = [e.stage for e in watched]
+    assert stages.index("diarization") < stages.index("asr") < stages.index("llm")
+    assert watched[-1].status == "succeeded"
+
+
+class DeafBus(LocalEventBus):
+    """A bus that loses every message (a Redis blip): the table must still deliver."""
+
+    async def publish(self, event: JobEvent) -> None:
+        return None
+
+
+async def test_lost_bus_messages_are_recovered_from_the_table(database, tmp_path):
+    transcriber = CountingTranscriber()
+    service = service_for(database, tmp_path, transcriber, bus=DeafBus())
+    handle, _ = service.submit(recording(tmp_path))
+    run = asyncio.create_task(service.execute(handle.job_id))
+    watcher = asyncio.create_task(
+        _collect(watch_job(handle.job_id, service.bus, service.stored_events, recheck_s=0.05))
+    )
+    transcriber.release.set()
+    await run
+    events = await asyncio.wait_for(watcher, 30)
+    assert events[-1].status == "succeeded"
+    assert [e.seq for e in events] == list(range(len(events)))
+
+
+async def _collect(stream) -> list[JobEvent]:
+    return [e async for e in stream]
+
+
+async def test_watching_an_unknown_job_is_not_found(database, tmp_path):
+    from core.errors import NotFoundError
+
+    service = service_for(database, tmp_path)
+    with pytest.raises(NotFoundError):
+        await _collect(watch_job("nope", service.bus, service.stored_events))
+
+
+async def test_the_queue_runs_at_most_job_concurrency_jobs_at_once(database, tmp_path):
+    transcriber = CountingTranscriber()
+    service = service_for(database, tmp_path, transcriber)
+    queue = LocalJobQueue(service, concurrency=2)
+    await queue.start()
+    try:
+        for i in range(3):
+            handle, _ = service.submit(recording(tmp_path, f"c{i}.wav"))
+            await queue.enqueue(handle.job_id)
+        assert await transcriber.until(lambda: transcriber.running == 2)
+        stats = await queue.stats()
+        assert stats["running"] == 2 and stats["queued"] == 1
+        transcriber.release.set()
+        await asyncio.wait_for(queue.join(), 30)
+    finally:
+        await queue.stop()
+    assert transcriber.most == 2
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(CallRow)) == 3
+
+
+async def test_jobs_left_running_by_a_dead_process_run_again_once(database, tmp_path):
+    service = service_for(database, tmp_path)
+    crashed, _ = service.submit(recording(tmp_path, "a.wav"))
+    waiting, _ = service.submit(recording(tmp_path, "b.wav"))
+    with database.session() as s:  # the dead process had started the first job
+        JobRepository(s).start(crashed.job_id)
+    queue = LocalJobQueue(service, concurrency=1)
+    await queue.start()
+    try:
+        await asyncio.wait_for(queue.join(), 30)
+    finally:
+        await queue.stop()
+    with database.session() as s:
+        first, second = s.get(JobRow, crashed.job_id), s.get(JobRow, waiting.job_id)
+        assert (first.status, first.attempts) == ("succeeded", 2)
+        assert (second.status, second.attempts) == ("succeeded", 1)
+        assert s.scalar(select(func.count()).select_from(CallRow)) == 2
+    messages = [e.message for e in service.stored_events(crashed.job_id)]
+    assert any("queued again" in m for m in messages)
+    # running a finished job again stores nothing twice
+    await service.execute(crashed.job_id)
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(CallRow)) == 2
+
+
+async def test_a_cancelled_job_goes_back_to_the_queue_with_its_audio(database, tmp_path):
+    transcriber = CountingTranscriber()
+    service = service_for(database, tmp_path, transcriber)
+    handle, _ = service.submit(recording(tmp_path))
+    run = asyncio.create_task(service.execute(handle.job_id))
+    assert await transcriber.until(lambda: transcriber.running)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    transcriber.release.set()
+    with database.session() as s:
+        job = s.get(JobRow, handle.job_id)
+        assert job.status == "queued" and Path(job.audio_path).is_file()
+        assert s.scalar(select(func.count()).select_from(CallRow)) == 0
