@@ -55,7 +55,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health_router)
     _include_interfaces(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_mb * (1 << 20) + (1 << 16))
+    app.add_middleware(BodySizeLimit, max_mb=settings.max_upload_mb)
     return app
 
 

@@ -17,9 +17,11 @@ class BodySizeLimit:
     parser never spools more than the limit to disk.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_mb: int, slack_bytes: int = 1 << 16) -> None:
+        """``max_mb``: the upload limit; ``slack_bytes``: room for the multipart framing."""
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_mb = max_mb
+        self.max_bytes = max_mb * (1 << 20) + slack_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
@@ -39,7 +41,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                    raise _TooLarge(self.max_mb)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -55,11 +57,10 @@ class BodySizeLimit:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        mb = self.max_bytes / (1 << 20)
         body: dict[str, Any] = {
             "error": {
                 "code": "upload_too_large",
-                "message": f"The upload is larger than the limit of {mb:g} MB.",
+                "message": f"The upload is larger than the limit of {self.max_mb} MB.",
                 "hint": "Send a shorter or more compressed recording, or raise MAX_UPLOAD_MB.",
             }
         }
@@ -81,6 +82,5 @@ class BodySizeLimit:
 class _TooLarge(HTTPException):
     """Raised from ``receive``: FastAPI re-raises HTTPExceptions from body parsing as they are."""
 
-    def __init__(self, max_bytes: int) -> None:
-        mb = max_bytes / (1 << 20)
-        super().__init__(413, f"The upload is larger than the limit of {mb:g} MB.")
+    def __init__(self, max_mb: int) -> None:
+        super().__init__(413, f"The upload is larger than the limit of {max_mb} MB.")

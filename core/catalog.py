@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from core.errors import InvalidInputError, NotFoundError
 from core.persistence.database import Database
 from core.persistence.models import CallRow, JobRow
-from core.persistence.repositories import CallRepository, _aware
+from core.persistence.repositories import CallRepository, as_utc
 
 SentimentFilter = Literal["positive", "neutral", "negative"]
 # The customer's mean utterance sentiment (-1..1) beyond these bounds is positive/negative.
@@ -70,7 +70,7 @@ def sentiment_label(score: float | None) -> str | None:
 
 
 def encode_cursor(created_at: datetime, call_id: str) -> str:
-    raw = f"{_aware(created_at).isoformat()}|{call_id}".encode()
+    raw = f"{as_utc(created_at).isoformat()}|{call_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -140,9 +140,9 @@ class CallCatalog:
         if f.resolution:
             conditions.append(CallRow.resolution == f.resolution)
         if f.created_after:
-            conditions.append(CallRow.created_at >= _aware(f.created_after))
+            conditions.append(CallRow.created_at >= as_utc(f.created_after))
         if f.created_before:
-            conditions.append(CallRow.created_at < _aware(f.created_before))
+            conditions.append(CallRow.created_at < as_utc(f.created_before))
         if f.created_after and f.created_before and f.created_after >= f.created_before:
             raise InvalidInputError("created_after must be earlier than created_before.")
         return conditions
@@ -153,7 +153,7 @@ class CallCatalog:
         return CallSummary(
             id=row.id,
             filename=row.filename,
-            created_at=_aware(row.created_at),
+            created_at=as_utc(row.created_at),
             duration_s=row.duration_s,
             language=row.language,
             resolution=row.resolution,
@@ -204,7 +204,7 @@ class CallCatalog:
 
 def job_dict(row: JobRow) -> dict[str, Any]:
     def iso(at: datetime | None) -> str | None:
-        return _aware(at).isoformat() if at else None
+        return as_utc(at).isoformat() if at else None
 
     return {
         "id": row.id,

@@ -31,7 +31,7 @@ from core.errors import CallyticsError, InvalidInputError, NotFoundError
 from core.events import EventBus, JobEvent, LocalEventBus
 from core.persistence.database import Database
 from core.persistence.models import utcnow
-from core.persistence.repositories import CallRepository, JobRepository
+from core.persistence.repositories import CallRepository, JobRepository, as_utc
 from core.pipeline import AnalysisOptions, CallPipeline
 
 log = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ class AnalysisService:
                 old = calls.get(call_id)
                 if old is None:
                     raise NotFoundError(f"Call {call_id} was deleted while it was re-analysed.")
-                document["created_at"] = old.created_at.isoformat()
+                document["created_at"] = as_utc(old.created_at).isoformat()
                 calls.delete(call_id)
                 session.flush()
             if (

@@ -225,7 +225,7 @@ class JobRepository:
             .order_by(JobEventRow.seq)
         )
         return [
-            JobEvent(job_id, r.seq, r.stage, r.progress, r.message, r.status, _aware(r.at))
+            JobEvent(job_id, r.seq, r.stage, r.progress, r.message, r.status, as_utc(r.at))
             for r in rows
         ]
 
@@ -253,6 +253,6 @@ class JobRepository:
         return job
 
 
-def _aware(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
     """SQLite hands datetimes back naive; they were written in UTC."""
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

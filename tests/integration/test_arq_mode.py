@@ -72,7 +72,7 @@ def test_two_workers_run_jobs_and_progress_travels_over_redis(tmp_path, redis_ur
         stages = [e["stage"] for e in events]
         assert stages[:2] == ["queued", "start"] and stages[-1] == "done"
         assert {"decode", "diarization", "asr", "llm"} <= set(stages)
-        assert events[-1]["status"] == "succeeded", events[-1]
+        assert events[-1]["status"] == "SUCCEEDED", events[-1]
     # each job ran in a worker process, not in the API, and the two workers shared them
     runners = {next(e["message"] for e in ev if e["stage"] == "start") for ev in histories}
     pids = {str(w.proc.pid) for w in workers}

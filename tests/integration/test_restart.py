@@ -67,7 +67,7 @@ def test_a_job_interrupted_by_a_crash_runs_again_after_restart(tmp_path):
     messages = [e["message"] for e in events]
     assert any("queued again" in m for m in messages), messages
     assert sum(e["stage"] == "start" for e in events) == 2
-    assert events[-1]["status"] == "succeeded"
+    assert events[-1]["status"] == "SUCCEEDED"
     assert document.status_code == 200 and document.json()["utterances"], second.log()
 
     with database.session() as s:

@@ -1,0 +1,180 @@
+"""/v1/calls: upload, list, read, export, download, delete and re-analyse calls."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from api.rest.deps import RuntimeDep
+from api.rest.documents import CallDocument
+from api.rest.downloads import attachment, audio_media_type, safe_filename
+from api.rest.schemas import (
+    Accepted,
+    AnalysisOptionsIn,
+    CallPage,
+    CallSummary,
+    JobLinks,
+    error_responses,
+)
+from api.runtime import Runtime
+from api.submission import reanalyze, submit_upload
+from core.catalog import MAX_PAGE, CallFilters, SentimentFilter
+from core.domain import Resolution
+from core.errors import NotFoundError
+from core.exports import MEDIA_TYPES, ExportFormat, render_transcript
+from core.jobs import JobHandle
+
+router = APIRouter(prefix="/calls", tags=["calls"])
+
+
+def call_filters(
+    topic: Annotated[
+        str | None, Query(max_length=200, description="Calls with this topic (any case).")
+    ] = None,
+    sentiment: Annotated[
+        SentimentFilter | None, Query(description="The customer's overall sentiment.")
+    ] = None,
+    conflict: Annotated[bool | None, Query(description="Whether a conflict was detected.")] = None,
+    resolution: Annotated[Resolution | None, Query()] = None,
+    created_after: Annotated[
+        datetime | None, Query(description="Analysed at or after (ISO 8601; UTC if naive).")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, Query(description="Analysed before (ISO 8601; UTC if naive).")
+    ] = None,
+) -> CallFilters:
+    return CallFilters(
+        topic=topic,
+        sentiment=sentiment,
+        conflict=conflict,
+        resolution=resolution.value if resolution else None,
+        created_after=created_after,
+        created_before=created_before,
+    )
+
+
+def accepted(request: Request, response: Response, handle: JobHandle) -> Accepted:
+    """The 202 answer for a queued job, its status URL in ``Location``."""
+    job = str(request.url_for("get_job", job_id=handle.job_id))
+    call = str(request.url_for("get_call", call_id=handle.call_id))
+    response.headers["Location"] = job
+    links = JobLinks(job=job, events=f"{job}?events=true", call=call)
+    return Accepted(call_id=handle.call_id, job_id=handle.job_id, links=links)
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Upload a call for analysis",
+    description="Stores the recording and queues its analysis; follow `links.job`. Audio "
+    "that cannot be decoded is refused (415), as is a file over MAX_UPLOAD_MB (413).",
+    responses=error_responses(413, 415),
+)
+async def upload_call(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File(description="The recording (wav, mp3, flac, ogg, m4a…).")],
+    options: Annotated[AnalysisOptionsIn, Form()],
+) -> Accepted:
+    submitted = await submit_upload(runtime, file, file.filename, options.to_options())
+    return accepted(request, response, submitted.handle)
+
+
+@router.get("", summary="List calls, newest first", responses=error_responses())
+async def list_calls(
+    runtime: RuntimeDep,
+    filters: Annotated[CallFilters, Depends(call_filters)],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page.")
+    ] = None,
+) -> CallPage:
+    page = await asyncio.to_thread(runtime.catalog.list, filters, limit=limit, cursor=cursor)
+    return CallPage(
+        items=[CallSummary.model_validate(s) for s in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
+    )
+
+
+async def _document(runtime: Runtime, call_id: str) -> dict[str, Any]:
+    return await asyncio.to_thread(runtime.catalog.document, call_id)
+
+
+@router.get(
+    "/{call_id}",
+    name="get_call",
+    summary="One call's analysis",
+    responses=error_responses(404),
+)
+async def get_call(runtime: RuntimeDep, call_id: str) -> CallDocument:
+    return CallDocument.model_validate(await _document(runtime, call_id))
+
+
+@router.get(
+    "/{call_id}/transcript",
+    summary="The transcript as JSON, plain text, SRT or WebVTT",
+    response_class=Response,
+    responses={
+        200: {"content": {m.split(";")[0]: {} for m in MEDIA_TYPES.values()}},
+        **error_responses(404),
+    },
+)
+async def get_transcript(
+    runtime: RuntimeDep,
+    call_id: str,
+    format: Annotated[ExportFormat, Query(description="json, txt, srt or vtt.")] = "json",
+) -> Response:
+    document = await _document(runtime, call_id)
+    content, media_type = render_transcript(document, format)
+    name = f"{safe_filename(Path(document['filename']).stem, 'transcript')}.{format}"
+    return Response(content, media_type=media_type, headers=attachment(name))
+
+
+@router.get(
+    "/{call_id}/audio",
+    summary="The original recording",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/*": {}}}, **error_responses(404)},
+)
+async def get_audio(runtime: RuntimeDep, call_id: str) -> FileResponse:
+    path, filename = await asyncio.to_thread(runtime.catalog.audio, call_id)
+    name = safe_filename(filename, f"{call_id}{path.suffix}")
+    return FileResponse(path, media_type=audio_media_type(path), headers=attachment(name))
+
+
+@router.delete(
+    "/{call_id}",
+    status_code=204,
+    summary="Delete a call, its transcript, vectors, jobs and audio",
+    responses=error_responses(404),
+)
+async def delete_call(runtime: RuntimeDep, call_id: str) -> Response:
+    if not await asyncio.to_thread(runtime.service.delete_call, call_id):
+        raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{call_id}/reanalyze",
+    status_code=202,
+    summary="Analyse a stored call again",
+    description="Queues a job that analyses the stored recording again (with new options, "
+    "if given) and then replaces the call's analysis; the id and `created_at` stay.",
+    responses=error_responses(404),
+)
+async def reanalyze_call(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    call_id: str,
+    options: Annotated[AnalysisOptionsIn | None, Body()] = None,
+) -> Accepted:
+    handle = await reanalyze(runtime, call_id, (options or AnalysisOptionsIn()).to_options())
+    return accepted(request, response, handle)

@@ -1,0 +1,121 @@
+"""The call document (SPEC section 3) as response models, so that /docs shows its schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from core.domain import Resolution, Role, SentimentLabel
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+"""Times are stored in UTC; one read back without its zone gets it again."""
+
+
+class _Open(BaseModel):
+    """Keeps keys the schema does not list (a newer document), rather than dropping them."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class AudioInfo(_Open):
+    duration_s: float = Field(examples=[61.2])
+    sample_rate: int = Field(examples=[8000])
+    channels: int = Field(examples=[2])
+    codec: str = Field(examples=["pcm_mulaw"])
+
+
+class Speaker(_Open):
+    id: str = Field(examples=["S1"])
+    role: Role
+    channel: int | None = Field(description="The stereo channel; null for a mono call.")
+    talk_time_s: float
+    talk_ratio: float
+    words_per_minute: float | None
+    interruptions: int
+    sentiment_mean: float | None = Field(description="Mean utterance sentiment, -1..1.")
+    loudness_dbfs: float | None
+
+
+class Word(_Open):
+    word: str
+    start: float
+    end: float
+    probability: float | None
+
+
+class Sentiment(_Open):
+    label: SentimentLabel
+    score: float = Field(ge=-1, le=1)
+
+
+class Utterance(_Open):
+    index: int
+    speaker: str
+    role: Role
+    start: float
+    end: float
+    text: str
+    sentiment: Sentiment | None = Field(description="Null when the sentiment stage failed.")
+    words: list[Word]
+
+
+class Metrics(_Open):
+    talk_time_s: float
+    non_talk_time_s: float
+    silence_ratio: float
+    longest_silence_s: float
+    overlap_s: float
+    interruptions: int
+    agent_talk_ratio: float | None
+    mean_response_latency_s: float | None
+    sentiment_by_quarter: dict[str, list[float | None]] = Field(
+        description="Mean sentiment of `agent` and `customer` in each quarter of the call."
+    )
+    customer_sentiment_trend: float | None
+
+
+class Conflict(_Open):
+    detected: bool
+    evidence: list[int] = Field(description="Indexes of the utterances that show it.")
+
+
+class Profanity(_Open):
+    utterance: int
+    words: list[str]
+
+
+class Analysis(_Open):
+    summary: str
+    topics: list[str]
+    reason: str
+    resolution: Resolution
+    conflict: Conflict
+    profanity: list[Profanity]
+    action_items: list[str]
+    provider: str = Field(examples=["openai:gpt-4o-mini", "local"])
+
+
+class CallDocument(_Open):
+    """Everything known about one analysed call."""
+
+    id: str
+    filename: str
+    created_at: UtcDatetime
+    status: str = Field(examples=["succeeded"])
+    audio: AudioInfo
+    language: str = Field(examples=["en"])
+    speakers: list[Speaker]
+    utterances: list[Utterance]
+    metrics: Metrics
+    analysis: Analysis | None = Field(description="Null when the LLM stage failed.")
+    stages: dict[str, dict[str, Any]] = Field(
+        description="Per stage: backend, engine, model, device and seconds taken."
+    )
+    warnings: list[str]

@@ -1,0 +1,39 @@
+"""/v1/search: semantic search over every stored utterance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.rest.deps import RuntimeDep
+from api.rest.schemas import SearchHit, SearchResults, error_responses
+from core.domain import Role
+from core.search import MAX_K
+
+router = APIRouter(tags=["search"])
+
+
+@router.get(
+    "/search",
+    summary="Find the utterances closest in meaning to a query",
+    responses=error_responses(),
+)
+async def search(
+    runtime: RuntimeDep,
+    q: Annotated[str, Query(max_length=1000, description="Free text; not blank.")],
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many hits.")] = 10,
+    call_id: Annotated[str | None, Query(description="Only this call's utterances.")] = None,
+    role: Annotated[Role | None, Query(description="Only this speaker role's.")] = None,
+    min_score: Annotated[
+        float | None, Query(description="Only hits scoring at least this (-1..1).")
+    ] = None,
+) -> SearchResults:
+    hits = await runtime.search.search(
+        q, k, call_id=call_id, role=role.value if role else None, min_score=min_score
+    )
+    return SearchResults(
+        query=q,
+        backend=runtime.search.backend,
+        hits=[SearchHit.model_validate(hit) for hit in hits],
+    )

@@ -1,0 +1,165 @@
+"""Bad input to REST /v1: the right 4xx, a message, and nothing half-stored."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from core.persistence.models import JobRow
+from tests.api.conftest import runtime_of
+from tests.api.test_rest import analysed, stored_files, upload
+from tests.support.app import make_settings
+
+UNKNOWN = str(uuid.uuid4())
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    return error
+
+
+def assert_nothing_stored(client: Any) -> None:
+    assert stored_files(client) == []
+    with runtime_of(client).database.session() as session:
+        assert session.scalar(select(func.count()).select_from(JobRow)) == 0
+    assert client.get("/v1/calls").json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"Meeting notes: call the customer back on Monday.\n" * 200, b""],
+    ids=["text-renamed-wav", "empty"],
+)
+def test_a_file_that_is_not_audio_is_refused_with_415(client, content):
+    response = upload(client, content=content, filename="recording.wav")
+
+    error = assert_error(response, 415, "unsupported_audio")
+    assert "audio" in (error["message"] + error["hint"]).lower()
+    assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    "size",
+    # Refused from its Content-Length by the size limit; refused while it streams in.
+    [2 << 20, (1 << 20) + 4096],
+    ids=["declared", "streamed"],
+)
+def test_an_upload_over_max_upload_mb_is_refused_with_413(make_client, tmp_path, size):
+    client = make_client(make_settings(tmp_path, max_upload_mb=1))
+
+    response = upload(client, content=b"\0" * size)
+
+    error = assert_error(response, 413, "upload_too_large")
+    assert "limit" in error["message"]
+    assert "MAX_UPLOAD_MB" in error["hint"]
+    assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"num_speakers": 0}, "num_speakers"),
+        ({"max_speakers": 21}, "max_speakers"),
+        ({"min_speakers": 3, "max_speakers": 2}, "min_speakers"),
+        ({"agent_channel": 2}, "agent_channel"),
+        ({"num_speakers": "two"}, "num_speakers"),
+        ({"language": "english"}, "language"),
+    ],
+)
+def test_bad_analysis_options_are_refused_with_422(client, options, field):
+    response = upload(client, **options)
+
+    assert response.status_code == 422, response.text
+    assert field in response.json()["error"]["message"]
+    assert_nothing_stored(client)
+
+
+def test_an_upload_without_a_file_is_refused_with_422(client):
+    response = client.post("/v1/calls", data={"language": "en"})
+
+    error = assert_error(response, 422, "invalid_request")
+    assert "file" in error["message"]
+    assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/calls/{id}"),
+        ("GET", "/v1/calls/{id}/transcript"),
+        ("GET", "/v1/calls/{id}/audio"),
+        ("DELETE", "/v1/calls/{id}"),
+        ("POST", "/v1/calls/{id}/reanalyze"),
+        ("GET", "/v1/jobs/{id}"),
+    ],
+)
+def test_unknown_ids_are_404(client, method, path):
+    response = client.request(method, path.format(id=UNKNOWN))
+
+    error = assert_error(response, 404, "not_found")
+    assert UNKNOWN in error["message"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "refund", "k": 0},
+        {"q": "refund", "k": 101},
+        {"q": "refund", "k": "ten"},
+        {"k": 5},
+        {"q": "   "},
+        {"q": "refund", "role": "manager"},
+        {"q": "refund", "min_score": 2},
+    ],
+)
+def test_bad_search_parameters_are_422(client, params):
+    assert client.get("/v1/search", params=params).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("params", "mentions"),
+    [
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"sentiment": "happy"}, "sentiment"),
+        ({"resolution": "maybe"}, "resolution"),
+        ({"conflict": "perhaps"}, "conflict"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"created_after": "yesterday"}, "created_after"),
+        (
+            {"created_after": "2025-02-01T00:00:00Z", "created_before": "2025-01-01T00:00:00Z"},
+            "created_after",
+        ),
+    ],
+)
+def test_bad_list_parameters_are_422(client, params, mentions):
+    response = client.get("/v1/calls", params=params)
+
+    assert response.status_code == 422, response.text
+    assert mentions in response.json()["error"]["message"]
+
+
+def test_reanalysis_with_bad_options_queues_nothing(client):
+    call_id = analysed(client)["call_id"]
+
+    response = client.post(f"/v1/calls/{call_id}/reanalyze", json={"num_speakers": 0})
+
+    assert response.status_code == 422
+    with runtime_of(client).database.session() as session:
+        assert session.scalar(select(func.count()).select_from(JobRow)) == 1
+
+
+def test_without_stored_audio_there_is_no_download_and_no_reanalysis(make_client, tmp_path):
+    client = make_client(make_settings(tmp_path, store_audio=False))
+    call_id = analysed(client)["call_id"]
+
+    assert_error(client.get(f"/v1/calls/{call_id}/audio"), 404, "not_found")
+    assert_error(client.post(f"/v1/calls/{call_id}/reanalyze"), 422, "invalid_input")
+    assert client.get(f"/v1/calls/{call_id}").status_code == 200
+    assert stored_files(client) == []
