@@ -351,12 +351,19 @@ class CallDocumentCache:
         self.cache = cache
 
     def get(self, call_id: str, loader: Callable[[], dict[str, Any] | None]) -> dict | None:
+        data = self.get_json(call_id, loader)
+        return None if data is None else json_loads(data)
+
+    def get_json(
+        self, call_id: str, loader: Callable[[], dict[str, Any] | None]
+    ) -> bytes | None:
+        """The document as stored JSON bytes: what an HTTP response can send as is."""
+
         def load() -> bytes | None:
             document = loader()
             return None if document is None else json_dumps(document)
 
-        data = self.cache.get_or_load(f"doc:{call_id}", load)
-        return None if data is None else json_loads(data)
+        return self.cache.get_or_load(f"doc:{call_id}", load)
 
     def invalidate(self, call_id: str) -> None:
         """After the call was deleted or re-analysed, once that transaction committed."""

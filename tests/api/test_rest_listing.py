@@ -7,6 +7,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from datetime import datetime
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -122,7 +124,9 @@ def test_calls_are_listed_newest_first_with_their_summary(catalog):
     assert (item["resolution"], item["conflict"]) == ("resolved", False)
     assert item["customer_sentiment"] > 0
     assert item["customer_sentiment_label"] == "positive"
-    assert item["created_at"] == catalog.created["c"]
+    assert datetime.fromisoformat(item["created_at"]) == datetime.fromisoformat(
+        catalog.created["c"]
+    )
 
 
 @pytest.mark.parametrize(
