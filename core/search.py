@@ -1,0 +1,397 @@
+"""Semantic search over the stored utterances: the query's embedding against theirs, by cosine.
+
+``numpy`` (SQLite and PostgreSQL) keeps every vector in one in-memory float32 matrix; a query
+is a matrix-vector product and an ``argpartition`` top-k. Before each query a fingerprint read
+in one snapshot says whether anything changed, here or in another process: calls deleted or
+re-written are then dropped, new ones loaded, and rows written without their call rebuild.
+``pgvector`` (PostgreSQL with that extension) ranks in the database: an ``embedding_v`` column
+under an HNSW cosine index, backfilled from the blob column before each query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from core.domain import Role
+from core.errors import InvalidInputError
+from core.persistence.database import Database
+from core.persistence.models import CallRow, UtteranceRow
+from core.ports import Embedder
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "numpy", "pgvector")
+MAX_K = 100
+SKIPPED = "Search skips %d utterance vectors not of dimension %d; re-analyse their calls."
+PGVECTOR_HINT = "Install pgvector in the PostgreSQL server (see README) or use backend 'numpy'."
+
+# PostgreSQL adds the id sum: transactions commit out of id order and workers' clocks differ,
+# but new rows always bring new ids. SQLite has one writer at a time; the sum would cost 5x.
+_CALLS = "(SELECT count(*) FROM calls), (SELECT max(updated_at) FROM calls)"
+_SQLITE = "(SELECT count(*) FROM utterances), NULL, (SELECT max(id) FROM utterances)"
+_FINGERPRINT = {
+    "sqlite": text(f"SELECT {_SQLITE}, {_CALLS}"),
+    "postgresql": text(f"SELECT count(*), coalesce(sum(id), 0), max(id), {_CALLS} FROM utterances"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    call_id: str
+    utterance_index: int
+    speaker: str
+    role: str
+    start: float
+    end: float
+    text: str
+    score: float  # cosine similarity, -1..1
+    filename: str
+    call_created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    vector: np.ndarray  # float32, L2-normalised
+    k: int
+    call_id: str | None
+    role: str | None
+    min_score: float | None
+
+
+def pgvector_available(database: Database) -> bool:
+    """Whether the database is PostgreSQL and its server offers the ``vector`` extension."""
+    if database.dialect != "postgresql":
+        return False
+    with database.engine.connect() as conn:
+        sql = "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+        return conn.execute(text(sql)).first() is not None
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection whose statements all see one snapshot of the database."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn.exec_driver_sql("BEGIN")  # SQLite in WAL mode: the first read pins it
+        yield conn
+
+
+class _NumpyIndex:
+    """Every vector in memory, in columns; a call's rows are dropped and added together."""
+
+    backend = "numpy"
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._reset(0)
+
+    def _reset(self, dim: int) -> None:
+        self.dim, self._n, self._dirty = dim, 0, set()
+        self._cols = _columns(dim, 0)  # vectors (n, dim), ids, calls and roles as codes
+        self._call_codes: dict[str, int] = {}
+        self._role_codes: dict[str, int] = {}
+        # call id -> (updated_at, rows with or without vectors, their id sum, max id)
+        self._known: dict[str, tuple[Any, int, int, int]] = {}
+        self._fingerprint: tuple[Any, ...] | None = None
+
+    def invalidate(self, call_id: str | None) -> None:
+        with self._lock:
+            if call_id is None:
+                self.dim = -1  # the next refresh starts from scratch
+            else:
+                self._dirty.add(call_id)
+
+    def refresh(self, dim: int) -> None:
+        with self._lock, _snapshot(self._engine) as conn:
+            if dim != self.dim:
+                self._reset(dim)
+            fp = tuple(conn.execute(_FINGERPRINT[conn.dialect.name]).one())
+            if fp == self._fingerprint and not self._dirty:
+                return
+            calls = {c: u for c, u in conn.execute(select(CallRow.id, CallRow.updated_at))}
+            gone = {c for c, known in self._known.items() if calls.get(c) != known[0]}
+            self._drop(gone | self._dirty)
+            self._dirty.clear()
+            self._load(conn, {c: u for c, u in calls.items() if c not in self._known})
+            if self._totals(fp[1] is not None) != fp[:3]:  # rows changed under their calls
+                log.info("Search index out of step with the utterances table; rebuilding.")
+                self._drop(set(self._known))
+                self._load(conn, calls)
+            self._fingerprint = fp
+
+    def _totals(self, with_sum: bool) -> tuple[int, int | None, int | None]:
+        known = [k for k in self._known.values() if k[1]]
+        id_sum = sum(k[2] for k in known) if with_sum else None
+        return sum(k[1] for k in known), id_sum, max((k[3] for k in known), default=None)
+
+    def _drop(self, calls: set[str]) -> None:
+        codes = [self._call_codes[c] for c in calls if c in self._call_codes]
+        for c in calls:
+            self._known.pop(c, None)
+        keep = ~np.isin(self._cols["calls"][: self._n], codes)
+        if not keep.all():  # new arrays, never in place: a query may be reading the old ones
+            self._cols = {name: col[: self._n][keep] for name, col in self._cols.items()}
+            self._n = int(keep.sum())
+
+    def _load(self, conn: Connection, calls: dict[str, Any]) -> None:
+        u, names = UtteranceRow, list(calls)
+        stmt = select(u.id, u.call_id, u.role, u.embedding)
+        chunks = [names[i : i + 500] for i in range(0, len(names), 500)]
+        # Cold: one scan of the table; later: the new calls' rows through the call_id index.
+        batches = [stmt.where(u.call_id.in_(c)) for c in chunks] if self._known else [stmt]
+        stats, skipped = {c: [0, 0, 0] for c in calls}, 0
+        for batch in batches:
+            for part in conn.execute(batch.execution_options(yield_per=5000)).partitions():
+                skipped += self._append(part, stats)
+        self._known.update({c: (calls[c], *s) for c, s in stats.items()})  # type: ignore[misc]
+        if skipped:
+            log.warning(SKIPPED, skipped, self.dim)
+
+    def _append(self, rows: Sequence[Any], stats: dict[str, list[int]]) -> int:
+        size, skipped = self.dim * 4, 0
+        blobs, ids, calls, roles = [], [], [], []
+        for id_, call_id, role, blob in rows:
+            if (s := stats.get(call_id)) is None:
+                continue
+            s[0], s[1], s[2] = s[0] + 1, s[1] + id_, max(s[2], id_)
+            if blob is not None and len(blob) != size:
+                skipped += 1
+            elif blob is not None:
+                blobs.append(blob)
+                ids.append(id_)
+                calls.append(self._call_codes.setdefault(call_id, len(self._call_codes)))
+                roles.append(self._role_codes.setdefault(role, len(self._role_codes)))
+        if not ids:
+            return skipped
+        vectors = np.frombuffer(b"".join(blobs), "<f4").reshape(len(ids), self.dim)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        start, end = self._n, self._n + len(ids)
+        if end > len(self._cols["ids"]):  # grow by half: appends stay amortised O(new rows)
+            fresh = _columns(self.dim, max(end, len(self._cols["ids"]) * 3 // 2, 1024))
+            for name, col in self._cols.items():
+                fresh[name][:start] = col[:start]
+            self._cols = fresh
+        self._cols["vectors"][start:end] = vectors / np.where(norms > 0, norms, 1.0)
+        for name, values in (("ids", ids), ("calls", calls), ("roles", roles)):
+            self._cols[name][start:end] = values
+        self._n = end
+        return skipped
+
+    def query(self, q: _Query) -> list[tuple[int, float]]:
+        with self._lock:  # a consistent view: appends only write past n, drops copy
+            n, cols = self._n, self._cols
+            call_code = None if q.call_id is None else self._call_codes.get(q.call_id, -1)
+            role_code = None if q.role is None else self._role_codes.get(q.role, -1)
+        if n == 0 or call_code == -1 or role_code == -1:
+            return []
+        ids, scores = cols["ids"][:n], cols["vectors"][:n] @ q.vector
+        mask = None if q.min_score is None else scores >= q.min_score
+        for name, code in (("calls", call_code), ("roles", role_code)):
+            if code is not None:
+                hit = cols[name][:n] == code
+                mask = hit if mask is None else mask & hit
+        rows = np.arange(n) if mask is None else np.flatnonzero(mask)
+        if len(rows) > q.k:
+            rows = rows[np.argpartition(-scores[rows], q.k - 1)[: q.k]]
+        rows = rows[np.lexsort((ids[rows], -scores[rows]))]
+        return [(int(ids[r]), float(scores[r])) for r in rows]
+
+
+def _columns(dim: int, size: int) -> dict[str, np.ndarray]:
+    kinds = (("ids", np.int64), ("calls", np.int32), ("roles", np.int16))
+    columns = {name: np.zeros(size, kind) for name, kind in kinds}
+    return columns | {"vectors": np.zeros((size, dim), np.float32)}
+
+
+class _PgvectorIndex:
+    """PostgreSQL ranks: ``embedding_v vector(dim)`` under an HNSW cosine index."""
+
+    backend = "pgvector"
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self.dim = 0
+
+    def invalidate(self, call_id: str | None) -> None:
+        """Nothing to do: deletes are the database's, new rows are backfilled per query."""
+
+    def refresh(self, dim: int) -> None:
+        with self._lock:
+            with self._engine.begin() as conn:
+                if dim != self.dim:
+                    self._prepare(conn, dim)
+                self._backfill(conn, dim)
+            self.dim = dim
+
+    def _prepare(self, conn: Connection, dim: int) -> None:
+        kind, size, run = f"vector({dim})", dim * 4, conn.exec_driver_sql
+        run("SELECT pg_advisory_xact_lock(72615)")  # one process at a time
+        run("CREATE EXTENSION IF NOT EXISTS vector")
+        current = run(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid ="
+            " 'utterances'::regclass AND attname = 'embedding_v' AND NOT attisdropped"
+        ).scalar()
+        if current not in (None, kind):  # the model changed: its vectors replace these
+            log.warning("Search: embedding_v becomes %s (was %s).", kind, current)
+            run("ALTER TABLE utterances DROP COLUMN embedding_v")
+        run(f"ALTER TABLE utterances ADD COLUMN IF NOT EXISTS embedding_v {kind}")
+        run(  # makes "anything to backfill?" one probe of a tiny index
+            f"CREATE INDEX IF NOT EXISTS ix_utterances_embedding_v_todo_{dim} ON utterances"
+            f" (id) WHERE embedding_v IS NULL AND octet_length(embedding) = {size}"
+        )
+        other = run(f"SELECT count(*) FROM utterances WHERE octet_length(embedding) <> {size}")
+        if skipped := other.scalar():
+            log.warning(SKIPPED, skipped, dim)
+        self._backfill(conn, dim)  # before the graph exists: one build beats row-by-row inserts
+        run("SET LOCAL maintenance_work_mem = '512MB'")
+        run(
+            "CREATE INDEX IF NOT EXISTS ix_utterances_embedding_v ON utterances"
+            " USING hnsw (embedding_v vector_cosine_ops)"
+        )
+
+    def _backfill(self, conn: Connection, dim: int) -> None:
+        todo = text(
+            "SELECT id, embedding FROM utterances WHERE embedding_v IS NULL AND"
+            f" octet_length(embedding) = {dim * 4} ORDER BY id LIMIT 2000"
+        )
+        update = text(
+            "UPDATE utterances AS u SET embedding_v = CAST(n.v AS vector) FROM"
+            " unnest(CAST(:ids AS integer[]), CAST(:vs AS text[])) AS n(id, v) WHERE u.id = n.id"
+        )
+        while rows := conn.execute(todo).all():
+            ids, blobs = zip(*rows, strict=True)
+            conn.execute(update, {"ids": list(ids), "vs": [_literal(b) for b in blobs]})
+
+    def query(self, q: _Query) -> list[tuple[int, float]]:
+        params = {"v": _literal(q.vector), "k": q.k, "call_id": q.call_id, "role": q.role}
+        where = ["embedding_v IS NOT NULL"]
+        where += [f"{column} = :{column}" for column in ("call_id", "role") if params[column]]
+        if q.min_score is not None:
+            where.append("embedding_v <=> CAST(:v AS vector) <= :d")
+            params["d"] = 1.0 - q.min_score
+        sql = (
+            "SELECT id, 1 - (embedding_v <=> CAST(:v AS vector)) FROM utterances WHERE "
+            f"{' AND '.join(where)} ORDER BY embedding_v <=> CAST(:v AS vector) LIMIT :k"
+        )
+        with self._engine.begin() as conn:
+            # The graph filters after it searched: widen it, and rank one call's rows exactly
+            # (a bitmap scan of the call_id index) rather than through it.
+            ef = 4 * q.k if q.role or q.min_score is not None else 2 * q.k
+            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(max(40, ef), 1000)}")
+            if q.call_id is not None:
+                conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+            return [(int(i), float(s)) for i, s in conn.execute(text(sql), params)]
+
+
+class SemanticSearch:
+    """Ranks the stored utterances by cosine similarity to a free-text query."""
+
+    def __init__(self, database: Database, embedder: Embedder, *, backend: str = "auto") -> None:
+        if backend not in BACKENDS:
+            raise InvalidInputError(f"No search backend {backend!r}.", f"Use one of {BACKENDS}.")
+        self._database = database
+        self._embedder = embedder
+        self._requested = backend
+        self._index: _NumpyIndex | _PgvectorIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        """``numpy`` or ``pgvector`` (the first call may ask the database which)."""
+        return self._resolve().backend
+
+    def _resolve(self) -> _NumpyIndex | _PgvectorIndex:
+        with self._lock:
+            if self._index is None:
+                pg = self._requested != "numpy" and pgvector_available(self._database)
+                if self._requested == "pgvector" and not pg:
+                    raise InvalidInputError("pgvector is not available here.", PGVECTOR_HINT)
+                engine = self._database.engine
+                self._index = _PgvectorIndex(engine) if pg else _NumpyIndex(engine)
+            return self._index
+
+    def invalidate(self, call_id: str | None = None) -> None:
+        """Say a call (None: anything) changed in this process; other writers are seen anyway."""
+        if self._index is not None:
+            self._index.invalidate(call_id)
+
+    async def warm(self) -> None:
+        """Load the embedding model and the index now rather than at the first query."""
+        await self._embedder.load()
+        await asyncio.to_thread(self._refresh, self._embedder.dimension)
+
+    def _refresh(self, dim: int) -> _NumpyIndex | _PgvectorIndex:
+        index = self._resolve()
+        try:
+            index.refresh(dim)
+        except DBAPIError as exc:  # "auto" and pgvector cannot be set up (privileges)
+            if index.backend != "pgvector" or index.dim or self._requested != "auto":
+                raise
+            log.warning("pgvector cannot be set up (%s); searching with numpy.", exc)
+            index = _NumpyIndex(self._database.engine)
+            index.refresh(dim)
+            with self._lock:
+                self._index = index
+        return index
+
+    async def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        call_id: str | None = None,
+        role: str | None = None,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` utterances most similar to ``query``, best first."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("The search query is empty.", "Pass some words to look for.")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InvalidInputError(f"k={k!r} is out of range.", f"Ask for 1 to {MAX_K} hits.")
+        if role is not None and role not in (roles := [r.value for r in Role]):
+            raise InvalidInputError(f"Unknown role {role!r}.", f"Use one of {roles}.")
+        if min_score is not None and not (math.isfinite(min_score) and -1 <= min_score <= 1):
+            raise InvalidInputError(f"min_score={min_score!r}.", "A cosine score lies in -1..1.")
+        vector = (await self._embedder.embed([query.strip()]))[0]
+        q = _Query(np.ascontiguousarray(vector, np.float32), k, call_id, role, min_score)
+        return await asyncio.to_thread(self._search, q)
+
+    def _search(self, q: _Query) -> list[SearchHit]:
+        """Rank, then read the hits' details in one query; rows deleted meanwhile drop out."""
+        if not (ranked := self._refresh(len(q.vector)).query(q)):
+            return []
+        u, c = UtteranceRow, CallRow
+        columns = (u.id, u.call_id, u.index, u.speaker, u.role, u.start, u.end, u.text)
+        stmt = select(*columns, c.filename, c.created_at).join(c, c.id == u.call_id)
+        with self._database.engine.connect() as conn:
+            rows = {r[0]: r for r in conn.execute(stmt.where(u.id.in_([i for i, _ in ranked])))}
+        hits = []
+        for id_, score in ranked:
+            if (r := rows.get(id_)) is not None:
+                created = r[9] if r[9].tzinfo is not None else r[9].replace(tzinfo=UTC)
+                hits.append(SearchHit(*r[1:8], score, r[8], created))
+        return hits
+
+
+def _literal(vector: np.ndarray | bytes) -> str:
+    """pgvector's text form, ``[0.1,0.2]``, of a vector or of a float32 blob."""
+    values = np.frombuffer(vector, "<f4") if isinstance(vector, bytes) else vector
+    return "[" + ",".join(f"{x:.9g}" for x in np.asarray(values, np.float32).tolist()) + "]"
