@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 import warnings
 from pathlib import Path
@@ -184,16 +185,28 @@ def serve(
         f"Callytics on http://{host}:{port}  (docs /docs, GraphQL /graphql; "
         f"database {settings.database_url}, jobs {settings.job_backend})"
     )
-    uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        ws="websockets-sansio",
-        fd=fd,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": log_level,
+        "ws": "websockets-sansio",
+    }
+    if fd is None or workers > 1:
+        uvicorn.run("api.app:app_from_env", fd=fd, **options)
+        return
+    config = uvicorn.Config("api.app:app_from_env", **options)
+    uvicorn.Server(config).run(sockets=[inherited_socket(fd)])
+
+
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening socket a supervisor handed over, opened as the family it really is.
+
+    uvicorn's own ``fd=`` opens it as a Unix socket, so asyncio leaves Nagle on for TCP
+    clients, and a keep-alive client waits ~40 ms (delayed ACK) for every response.
+    """
+    return socket.socket(fileno=fd)
 
 
 @app.command()

@@ -115,6 +115,12 @@ class Runtime:
                 state.status, state.detail = "down", str(exc)
                 log.error("stage %s could not load: %s", name, exc)
             state.load_seconds = round(time.perf_counter() - started, 3)
+        if self.stages["embedding"].status == "up":
+            # Build the search index now, so the first query does not pay for it.
+            try:
+                await self.search.warm()
+            except Exception as exc:
+                log.warning("search index not built at startup: %s", exc)
 
     async def models_loaded(self) -> None:
         if self._loader is not None:

@@ -6,8 +6,8 @@
 Seeds a throwaway database with real analyses (the bundled sample scripts, rendered with
 espeak-ng and analysed with Whisper tiny.en; then copied to ``--calls`` calls with new ids),
 starts `callytics serve` as its own process, and points wrk (Debian package ``wrk``) at
-``GET /v1/calls/{id}`` (rotating over every call) and ``GET /v1/search?q=...&k=10``
-(rotating over a few queries). Prints one markdown row per endpoint.
+``GET /v1/calls/{id}`` (rotating over every call) and ``GET /v1/search?q=...&k=10`` (once
+with a new query each request, once rotating over five). Prints one markdown row each.
 """
 
 from __future__ import annotations
@@ -110,6 +110,10 @@ def run_wrk(url: str, paths: list[str], connections: int, seconds: int, tmp: Pat
     return json.loads(out_file.read_text())
 
 
+def search_path(query: str) -> str:
+    return "/v1/search?" + str(httpx.QueryParams({"q": query, "k": 10}))
+
+
 def main() -> None:
     from tests.support.processes import ServeProcess, child_env
 
@@ -139,10 +143,12 @@ def main() -> None:
             httpx.get(f"{base}/v1/search", params={"q": "hello"}, timeout=300).raise_for_status()
             targets = {
                 "GET /v1/calls/{id}": [f"/v1/calls/{i}" for i in ids],
-                "GET /v1/search?q=..&k=10": [
-                    f"/v1/search?q={httpx.QueryParams({'q': q})['q'].replace(' ', '%20')}&k=10"
-                    for q in QUERIES
+                # Every query new: each request runs the embedding model.
+                "GET /v1/search, distinct queries": [
+                    search_path(f"{QUERIES[n % len(QUERIES)]} {n}") for n in range(20_000)
                 ],
+                # A few queries over and over: their vectors come from the query cache.
+                "GET /v1/search, 5 repeated queries": [search_path(q) for q in QUERIES],
             }
             for name, paths in targets.items():
                 result = run_wrk(base, paths, args.connections, args.duration, tmp)
@@ -151,7 +157,9 @@ def main() -> None:
         finally:
             server.close()
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"{args.calls} calls, {backend}, {args.connections} connections, {args.duration} s each\n")
+    print(
+        f"{args.calls} calls, {backend}, {args.connections} connections, {args.duration} s each\n"
+    )
     print("| endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | non-2xx |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

@@ -354,9 +354,7 @@ class CallDocumentCache:
         data = self.get_json(call_id, loader)
         return None if data is None else json_loads(data)
 
-    def get_json(
-        self, call_id: str, loader: Callable[[], dict[str, Any] | None]
-    ) -> bytes | None:
+    def get_json(self, call_id: str, loader: Callable[[], dict[str, Any] | None]) -> bytes | None:
         """The document as stored JSON bytes: what an HTTP response can send as is."""
 
         def load() -> bytes | None:

@@ -45,7 +45,9 @@ class CallRow(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="succeeded")
     duration_s: Mapped[float] = mapped_column(Float)
     language: Mapped[str] = mapped_column(String(16), default="")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,6 +43,45 @@ def probe_duration(container: av.container.InputContainer, stream: av.AudioStrea
     return None
 
 
+def _check_file(path: Path, label: str) -> None:
+    if not path.is_file():
+        raise InvalidPath(f"No such file: {path}")
+    if path.stat().st_size == 0:
+        raise _fail(f"{label} is empty (0 bytes).")
+
+
+@contextmanager
+def _open_audio(
+    opened: str | BinaryIO, label: str, max_seconds: float | None
+) -> Iterator[tuple[av.container.InputContainer, av.AudioStream, float | None]]:
+    """Open ``opened``, require an audio track and check its declared length.
+
+    Yields the container, its first audio stream and the declared duration (None when the
+    container does not say). ``label`` names the file in error messages.
+    """
+    try:
+        container = av.open(opened, mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise _fail(f"{label} is not a readable audio file ({exc}).") from exc
+    with container:
+        if not container.streams.audio:
+            kinds = sorted({str(s.type) for s in container.streams}) or ["nothing"]
+            raise _fail(f"{label} has no audio track (it holds: {', '.join(kinds)}).")
+        stream = container.streams.audio[0]
+        declared = probe_duration(container, stream)
+        if max_seconds and declared is not None and declared > max_seconds:
+            raise AudioTooLongError(
+                f"The recording lasts {declared / 60:.1f} min, over the limit of "
+                f"{max_seconds / 60:.1f} min.",
+                "Split the call, or raise MAX_AUDIO_SECONDS.",
+            )
+        yield container, stream, declared
+
+
+def _codec_name(ctx: av.AudioCodecContext) -> str:
+    return DECODER_TO_CODEC.get(ctx.name, ctx.name) or "unknown"
+
+
 def probe(path: str | os.PathLike[str], *, max_seconds: float | None = None) -> AudioInfo:
     """Check, cheaply, that ``path`` is audio we can analyse, before a job is queued for it.
 
@@ -49,27 +90,9 @@ def probe(path: str | os.PathLike[str], *, max_seconds: float | None = None) -> 
     damage further into the file is found (and reported on the job) when it is decoded.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InvalidPath(f"No such file: {path}")
-    if path.stat().st_size == 0:
-        raise _fail("The file is empty (0 bytes).")
-    try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise _fail(f"The file is not a readable audio file ({exc}).") from exc
-    with container:
-        if not container.streams.audio:
-            kinds = sorted({str(s.type) for s in container.streams}) or ["nothing"]
-            raise _fail(f"The file has no audio track (it holds: {', '.join(kinds)}).")
-        stream = container.streams.audio[0]
+    _check_file(path, "The file")
+    with _open_audio(str(path), "The file", max_seconds) as (container, stream, declared):
         ctx = stream.codec_context
-        declared = probe_duration(container, stream)
-        if max_seconds and declared is not None and declared > max_seconds:
-            raise AudioTooLongError(
-                f"The recording lasts {declared / 60:.1f} min, over the limit of "
-                f"{max_seconds / 60:.1f} min.",
-                "Split the call, or raise MAX_AUDIO_SECONDS.",
-            )
         decoded = 0
         try:
             for frame in container.decode(stream):
@@ -85,7 +108,7 @@ def probe(path: str | os.PathLike[str], *, max_seconds: float | None = None) -> 
             duration_s=round(declared, 3) if declared is not None else 0.0,
             sample_rate=ctx.sample_rate or 0,
             channels=ctx.channels or len(stream.layout.channels) or 1,
-            codec=DECODER_TO_CODEC.get(ctx.name, ctx.name) or "unknown",
+            codec=_codec_name(ctx),
             container=container.format.name if container.format else "",
         )
 
@@ -101,41 +124,24 @@ def decode(
     Raises UnsupportedAudioError for empty, non-audio or undecodable input and
     AudioTooLongError when the audio is longer than ``max_seconds``.
     """
-    name = str(source) if isinstance(source, (str, os.PathLike)) else "upload"
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
-            raise InvalidPath(f"No such file: {path}")
-        if path.stat().st_size == 0:
-            raise _fail(f"{path.name} is empty (0 bytes).")
+        label = path.name
+        _check_file(path, label)
         opened: str | BinaryIO = str(path)
     elif isinstance(source, bytes):
+        label = "The upload"
         if not source:
             raise _fail("The upload is empty (0 bytes).")
         opened = io.BytesIO(source)
     else:
+        label = "The upload"
         opened = source
 
-    try:
-        container = av.open(opened, mode="r", metadata_errors="ignore")
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise _fail(f"{Path(name).name} is not a readable audio file ({exc}).") from exc
-
-    with container:
-        if not container.streams.audio:
-            kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["nothing"]
-            raise _fail(f"{Path(name).name} has no audio track (it holds: {', '.join(kinds)}).")
-        stream = container.streams.audio[0]
+    with _open_audio(opened, label, max_seconds) as (container, stream, _declared):
         ctx = stream.codec_context
         channels = ctx.channels or len(stream.layout.channels) or 1
         info_rate = ctx.sample_rate or 0
-        declared = probe_duration(container, stream)
-        if max_seconds and declared is not None and declared > max_seconds:
-            raise AudioTooLongError(
-                f"The recording lasts {declared / 60:.1f} min, over the limit of "
-                f"{max_seconds / 60:.1f} min.",
-                "Split the call, or raise MAX_AUDIO_SECONDS.",
-            )
         resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=target_rate)
         chunks: list[np.ndarray] = []
         total = 0
@@ -157,17 +163,15 @@ def decode(
         except av.error.FFmpegError as exc:
             # A truncated file decodes up to the damage; keep what came out if anything did.
             if not chunks:
-                raise _fail(f"{Path(name).name} could not be decoded ({exc}).") from exc
-        codec = DECODER_TO_CODEC.get(ctx.name, ctx.name) or "unknown"
+                raise _fail(f"{label} could not be decoded ({exc}).") from exc
+        codec = _codec_name(ctx)
         container_name = container.format.name if container.format else ""
 
     if not chunks:
-        raise _fail(f"{Path(name).name} holds no audio samples.")
+        raise _fail(f"{label} holds no audio samples.")
     data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
     if data.shape[1] < target_rate // 10:
-        raise _fail(
-            f"{Path(name).name} is too short to analyse ({data.shape[1] / target_rate:.2f} s)."
-        )
+        raise _fail(f"{label} is too short to analyse ({data.shape[1] / target_rate:.2f} s).")
     np.clip(data, -1.0, 1.0, out=data)
     per_channel = tuple(np.ascontiguousarray(data[i]) for i in range(data.shape[0]))
     mono = data.mean(axis=0) if data.shape[0] > 1 else per_channel[0]

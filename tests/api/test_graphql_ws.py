@@ -13,23 +13,12 @@ import pytest
 import websockets
 
 from api.app import create_app
+from core.pipeline import PIPELINE_STAGES
 from tests.support.app import GatedTranscriber, LiveServer, fake_container, make_settings, wav_bytes
 from tests.unit.fakes import words_of
 
 TIMEOUT = 15  # seconds for any one message; a bug fails fast instead of hanging
-PIPELINE = [
-    "queued",
-    "start",
-    "decode",
-    "diarization",
-    "asr",
-    "roles",
-    "sentiment",
-    "embedding",
-    "llm",
-    "metrics",
-    "done",
-]
+PIPELINE = ["queued", "start", *PIPELINE_STAGES, "done"]
 WORDS = words_of("thank you for calling how can I help", 0.2) + words_of(
     "my bill is wrong and I want a refund", 4.6
 )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient

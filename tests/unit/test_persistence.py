@@ -129,3 +129,19 @@ def test_upgrade_is_idempotent(database):
     database.upgrade()
     database.upgrade()
     assert counts(database)["calls"] == 0
+
+
+def test_migrations_build_the_schema_the_models_describe(database):
+    """A model change without its migration (or the reverse) shows up here, on both dialects."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from core.persistence.migrations import include_object
+    from core.persistence.models import Base
+
+    database.upgrade()
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_object": include_object, "compare_type": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []

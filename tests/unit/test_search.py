@@ -180,6 +180,29 @@ async def test_k_is_respected(database, backend):
     assert len(await search.search("outage", k=100)) == 6
 
 
+async def test_a_repeated_query_is_embedded_once(database):
+    add_call(database, "billing", BILLING)
+    embedder = TableEmbedder()
+    seen: list[str] = []
+
+    async def counting(texts: Sequence[str]) -> np.ndarray:
+        seen.extend(texts)
+        return table_vectors(texts)
+
+    embedder.embed = counting  # type: ignore[method-assign]
+    search = SemanticSearch(database, embedder, backend="numpy")
+    first = await search.search("refund", k=2)
+    again = await search.search("  refund ", k=2)
+    other = await search.search("login", k=1)
+    assert seen == ["refund", "login"]
+    assert (
+        texts(again)
+        == texts(first)
+        == ["I want my money back for this bill", "Thank you for calling"]
+    )
+    assert texts(other) == ["Thank you for calling"]
+
+
 async def test_role_call_and_score_filters(database, backend):
     for call_id, utterances in (("billing", BILLING), ("network", NETWORK), ("account", ACCOUNT)):
         add_call(database, call_id, utterances)
