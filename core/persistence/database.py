@@ -30,6 +30,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+MIGRATION_LOCK = 72614  # pg_advisory_xact_lock key (core.search uses 72615)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
@@ -68,6 +71,10 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                # API and worker processes start together: one migrates, the others wait
+                # (the lock ends with this transaction) and then find the schema current.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
 

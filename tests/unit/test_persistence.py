@@ -145,3 +145,24 @@ def test_migrations_build_the_schema_the_models_describe(database):
             connection, opts={"include_object": include_object, "compare_type": True}
         )
         assert compare_metadata(context, Base.metadata) == []
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_migrate_a_new_postgres_database_once():
+    """The API and its workers all run upgrade() at start-up on the same empty database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.persistence.database import Database
+    from tests.support.databases import postgres_url
+
+    with postgres_url() as url:
+        databases = [Database(url) for _ in range(4)]
+        try:
+            with ThreadPoolExecutor(len(databases)) as pool:
+                list(pool.map(lambda db: db.upgrade(), databases))  # raises if any failed
+            with databases[0].engine.connect() as connection:
+                versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+                assert [v for (v,) in versions] == ["0003"]
+        finally:
+            for db in databases:
+                db.dispose()
