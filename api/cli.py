@@ -210,6 +210,31 @@ def inherited_socket(fd: int) -> socket.socket:
 
 
 @app.command()
+def stage(
+    name: Annotated[str, typer.Argument(help="diarization, asr, sentiment, embedding or llm.")],
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Default: the port of <STAGE>_GRPC_TARGET."),
+    ] = None,
+) -> None:
+    """Serve one stage's engine over gRPC (for USE_<STAGE>_MS=true elsewhere)."""
+    _quiet_libraries()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from services.grpc_server import STAGES, default_port, serve_stage
+
+    if name not in STAGES:
+        _fail_usage(f"No stage {name!r}: use one of {', '.join(STAGES)}.")
+    settings = _settings()
+    try:
+        asyncio.run(
+            serve_stage(name, settings, host=host, port=port or default_port(name, settings))
+        )
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+
+
+@app.command()
 def worker() -> None:
     """Run analysis jobs from Redis (scale-out mode: REDIS_URL and JOB_BACKEND=arq)."""
     _quiet_libraries()

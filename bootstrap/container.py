@@ -8,6 +8,7 @@ nothing heavy happens at import or at container creation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +23,17 @@ from core.persistence.database import Database
 from core.pipeline import CallPipeline
 
 
-class RemoteStageUnavailable(CallyticsError):
-    code = "remote_stage_unavailable"
-
-
 def _mode(flag: bool) -> str:
     return "grpc" if flag else "local"
 
 
-def _grpc_client(stage: str, settings: Settings) -> Any:
-    """Build the gRPC client of ``stage`` (shared/stubs/<stage>.py)."""
+def _grpc_client(stage: str, settings: Settings, local: Callable[[], Any]) -> Any:
+    """The gRPC client of ``stage`` (shared/stubs/<stage>.py); with FAILOVER_TO_LOCAL it
+    keeps a way to the in-process engine, built only if the remote one is ever down."""
     import importlib
 
-    try:
-        module = importlib.import_module(f"shared.stubs.{stage}")
-    except ImportError as exc:
-        raise RemoteStageUnavailable(
-            f"USE_{stage.upper()}_MS=true, but this build has no gRPC client for {stage}.",
-            f"Set USE_{stage.upper()}_MS=false to run {stage} in-process.",
-        ) from exc
-    return module.build_client(settings)
+    module = importlib.import_module(f"shared.stubs.{stage}")
+    return module.build_client(settings, local if settings.failover_to_local else None)
 
 
 def _audio_store(settings: Settings) -> AudioStore:
@@ -120,6 +112,8 @@ def _analysis(
         prober=prober,
         bus=bus,
         keep_audio=settings.store_audio,
+        max_attempts=settings.job_max_attempts,
+        retry_delay_s=settings.job_retry_delay_s,
         # A stored, changed or deleted call: drop its cached document and search vectors.
         listeners=[document_cache.invalidate, search.invalidate],
     )
@@ -197,32 +191,36 @@ class Container(containers.DeclarativeContainer):
     prober = providers.Singleton(_prober, settings)
     event_bus = providers.Singleton(build_event_bus, settings.provided.redis_url)
 
+    local_diarizer = providers.Singleton(_diarizer, settings)
     diarizer = providers.Selector(
         providers.Callable(_mode, settings.provided.use_diarization_ms),
-        local=providers.Singleton(_diarizer, settings),
-        grpc=providers.Singleton(_grpc_client, "diarization", settings),
+        local=local_diarizer,
+        grpc=providers.Singleton(_grpc_client, "diarization", settings, local_diarizer.provider),
     )
+    local_transcriber = providers.Singleton(_transcriber, settings)
     transcriber = providers.Selector(
         providers.Callable(_mode, settings.provided.use_asr_ms),
-        local=providers.Singleton(_transcriber, settings),
-        grpc=providers.Singleton(_grpc_client, "asr", settings),
+        local=local_transcriber,
+        grpc=providers.Singleton(_grpc_client, "asr", settings, local_transcriber.provider),
     )
     local_embedder = providers.Singleton(_embedder, settings)
     embedder = providers.Selector(
         providers.Callable(_mode, settings.provided.use_embedding_ms),
         local=local_embedder,
-        grpc=providers.Singleton(_grpc_client, "embedding", settings),
+        grpc=providers.Singleton(_grpc_client, "embedding", settings, local_embedder.provider),
     )
+    # The learned head reads sentence vectors from the in-process model (shared).
+    local_sentiment = providers.Singleton(_sentiment, settings, local_embedder)
     sentiment = providers.Selector(
         providers.Callable(_mode, settings.provided.use_sentiment_ms),
-        # The learned head reads sentence vectors from the in-process model (shared).
-        local=providers.Singleton(_sentiment, settings, local_embedder),
-        grpc=providers.Singleton(_grpc_client, "sentiment", settings),
+        local=local_sentiment,
+        grpc=providers.Singleton(_grpc_client, "sentiment", settings, local_sentiment.provider),
     )
+    local_analyzer = providers.Singleton(_analyzer, settings)
     analyzer = providers.Selector(
         providers.Callable(_mode, settings.provided.use_llm_ms),
-        local=providers.Singleton(_analyzer, settings),
-        grpc=providers.Singleton(_grpc_client, "llm", settings),
+        local=local_analyzer,
+        grpc=providers.Singleton(_grpc_client, "llm", settings, local_analyzer.provider),
     )
 
     cache = providers.Singleton(_cache, settings, database)

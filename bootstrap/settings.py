@@ -38,7 +38,19 @@ class Settings(BaseSettings):
     sentiment_grpc_target: str = "localhost:50053"
     embedding_grpc_target: str = "localhost:50054"
     llm_grpc_target: str = "localhost:50055"
+    # A remote stage that is down: run the in-process engine instead of failing or degrading.
     failover_to_local: bool = False
+    # Every call has a deadline; audio stages get one more second per second of audio.
+    grpc_deadline_s: float = Field(default=600.0, gt=0)
+    # At start-up (and on first use) wait this long for a stage still loading its model.
+    grpc_ready_timeout_s: float = Field(default=300.0, ge=0)
+    # Retries of a call that found the stage UNAVAILABLE (exponential backoff with jitter).
+    grpc_retries: int = Field(default=3, ge=0)
+    # The circuit opens after this many failed calls in a row, and half-opens after the TTL.
+    grpc_breaker_threshold: int = Field(default=5, ge=1)
+    grpc_breaker_ttl_s: float = Field(default=30.0, gt=0)
+    # `callytics stage`: how long in-flight calls may finish after SIGTERM.
+    grpc_shutdown_grace_s: float = Field(default=30.0, ge=0)
 
     # --- diarization ---------------------------------------------------------------
     diarization_backend: Literal["auto", "channel", "clustering", "pyannote"] = "auto"
@@ -80,6 +92,10 @@ class Settings(BaseSettings):
     # --- jobs ----------------------------------------------------------------------
     job_concurrency: int = 1
     job_backend: Literal["local", "arq"] = "local"
+    # A job that finds a stage service unavailable is deferred (audio kept) and run again
+    # after JOB_RETRY_DELAY_S, doubling each time, up to JOB_MAX_ATTEMPTS attempts in all.
+    job_max_attempts: int = Field(default=3, ge=1)
+    job_retry_delay_s: float = Field(default=5.0, ge=0)
     # arq: how long one job may run before its lease expires and another worker retries it.
     arq_job_timeout_s: int = Field(default=3600, gt=0)
     arq_max_tries: int = Field(default=3, ge=1)
@@ -92,8 +108,6 @@ class Settings(BaseSettings):
     # --- telemetry -----------------------------------------------------------------
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
-
-    grpc_deadline_s: float = Field(default=600.0, gt=0)
 
     @property
     def models_dir(self) -> Path:

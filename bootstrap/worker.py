@@ -15,7 +15,7 @@ from typing import Any
 
 from bootstrap.container import build_container
 from bootstrap.settings import Settings
-from core.errors import CallyticsError
+from core.errors import CallyticsError, JobDeferred
 from core.queue import ARQ_FUNCTION
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,10 @@ async def run_analysis_job(ctx: dict[str, Any], job_id: str) -> str:
     service = ctx["service"]
     try:
         await service.execute(job_id)
+    except JobDeferred as deferred:  # a stage is down: arq runs it again later
+        from arq import Retry
+
+        raise Retry(defer=deferred.delay_s) from deferred
     except CallyticsError as exc:  # the job row holds the reason; arq need not retry
         log.warning("job %s failed: %s", job_id, exc)
         return "failed"
@@ -42,6 +46,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             "Set REDIS_URL=redis://host:6379/0 (and JOB_BACKEND=arq on the API).",
         )
     container = build_container(settings)
+    tries = max(settings.arq_max_tries, settings.job_max_attempts)
 
     async def startup(ctx: dict[str, Any]) -> None:
         database = container.database()
@@ -58,7 +63,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         container.database().dispose()
 
     return {
-        "functions": [func(run_analysis_job, name=ARQ_FUNCTION, max_tries=settings.arq_max_tries)],
+        # arq counts the deferrals (Retry) of a job whose stage was down as tries too.
+        "functions": [func(run_analysis_job, name=ARQ_FUNCTION, max_tries=tries)],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.job_concurrency,
         "job_timeout": settings.arq_job_timeout_s,

@@ -374,12 +374,16 @@ class CachingEmbedder:
     def __init__(self, inner: Embedder, cache: TieredCache) -> None:
         self.inner, self.cache = inner, cache
         self.info, self.load = inner.info, inner.load
+        self._loaded = False
 
     @property
     def dimension(self) -> int:
         return self.inner.dimension
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not self._loaded:  # a remote engine knows its model and dimension once loaded
+            await self.inner.load()
+            self._loaded = True
         model, dim = self.inner.info().model, self.dimension
         keys = {t: content_key("embedding", model, t) for t in dict.fromkeys(texts)}
         stored = await asyncio.to_thread(self.cache.get_many, keys.values())
@@ -414,8 +418,12 @@ class CachingAnalyzer:
     def __init__(self, inner: CallAnalyzer, cache: TieredCache) -> None:
         self.inner, self.cache = inner, cache
         self.info, self.load = inner.info, inner.load
+        self._loaded = False
 
     async def analyze(self, conversation: Conversation) -> CallAnalysis:
+        if not self._loaded:  # a remote engine knows its model once loaded
+            await self.inner.load()
+            self._loaded = True
         info, payload = self.inner.info(), json_dumps(dataclasses.asdict(conversation)).decode()
         key = content_key("analysis", f"{info.engine}/{info.model}", payload)
         data = await asyncio.to_thread(self.cache.get, key)

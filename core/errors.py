@@ -49,3 +49,23 @@ class StageError(CallyticsError):
 
 class NotFoundError(CallyticsError):
     code = "not_found"
+
+
+class StageUnavailableError(StageError):
+    """A remote stage cannot be reached (down, circuit open, deadline passed)."""
+
+    code = "stage_unavailable"
+
+
+class JobDeferred(CallyticsError):
+    """A job could not run now (a stage was unavailable) and was queued again.
+
+    The job queue runs it again after ``delay_s``; the job row says why and which attempt.
+    """
+
+    code = "job_deferred"
+
+    def __init__(self, job_id: str, delay_s: float, reason: str) -> None:
+        super().__init__(f"job {job_id} deferred {delay_s:.0f} s: {reason}")
+        self.job_id = job_id
+        self.delay_s = delay_s

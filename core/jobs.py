@@ -27,7 +27,13 @@ from typing import Any
 
 from core.document import build_document
 from core.domain import Audio, AudioInfo, ProgressEvent
-from core.errors import CallyticsError, InvalidInputError, NotFoundError
+from core.errors import (
+    CallyticsError,
+    InvalidInputError,
+    JobDeferred,
+    NotFoundError,
+    StageUnavailableError,
+)
 from core.events import EventBus, JobEvent, LocalEventBus
 from core.persistence.database import Database
 from core.persistence.models import utcnow
@@ -156,6 +162,8 @@ class AnalysisService:
         bus: EventBus | None = None,
         listeners: Iterable[CallListener] = (),
         keep_audio: bool = True,
+        max_attempts: int = 3,
+        retry_delay_s: float = 5.0,
     ) -> None:
         self.pipeline = pipeline
         self.database = database
@@ -165,6 +173,9 @@ class AnalysisService:
         self.bus: EventBus = bus or LocalEventBus()
         self.listeners: list[CallListener] = list(listeners)
         self.keep_audio = keep_audio  # False: the recording is removed once analysed
+        # A stage service that is down defers the job (its audio kept) this many times.
+        self.max_attempts = max(1, max_attempts)
+        self.retry_delay_s = retry_delay_s
 
     # ----------------------------------------------------------------- events
     async def record(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
@@ -253,11 +264,15 @@ class AnalysisService:
         return handle
 
     # ----------------------------------------------------------------- run
-    async def execute(self, job_id: str, on_event: EventSink | None = None) -> dict[str, Any]:
+    async def execute(
+        self, job_id: str, on_event: EventSink | None = None, *, defer: bool = True
+    ) -> dict[str, Any]:
         """Run a queued (or interrupted) job to its end and return the call's document.
 
         A job that already succeeded is not run again. A job that fails is marked failed
-        with the reason and raises. A cancelled job (shutdown) goes back to the queue.
+        with the reason and raises. A cancelled job (shutdown) goes back to the queue. A job
+        that found a stage service unavailable goes back to the queue too and raises
+        :class:`JobDeferred` (with ``defer``, up to ``max_attempts``), its audio kept.
         """
         job = await asyncio.to_thread(self._job, job_id)
         if job.status == "succeeded":
@@ -288,14 +303,24 @@ class AnalysisService:
                 self.record(lambda repo: repo.requeue(job_id, "interrupted; queued again"))
             )
             raise
+        except StageUnavailableError as exc:
+            await writer.drain()
+            await writer.close()
+            attempt = job.attempts + 1  # start() counted this attempt in the row, not in job
+            if not defer or attempt >= self.max_attempts:
+                await self._fail(job, str(exc))
+                raise
+            # Not the call's fault: keep its audio and run it again once the stage is back.
+            delay = self.retry_delay_s * 2 ** (attempt - 1)
+            reason = f"{exc.stage} unavailable; attempt {attempt} of {self.max_attempts}, next in {delay:.0f} s"
+            log.warning("job %s deferred: %s", job_id, exc)
+            await self.record(lambda repo: repo.requeue(job_id, reason))
+            raise JobDeferred(job_id, delay, str(exc)) from exc
         except BaseException as exc:
             await writer.drain()
             await writer.close()
             reason = str(exc) if isinstance(exc, CallyticsError) else f"{type(exc).__name__}: {exc}"
-            log.error("job %s failed: %s", job_id, reason)
-            await self.record(lambda repo: repo.finish(job_id, error=reason))
-            if job.kind == "analyze":
-                self._discard_audio(job.audio_path)
+            await self._fail(job, reason)
             raise
         await writer.close()
         if not self.keep_audio:
@@ -303,6 +328,12 @@ class AnalysisService:
         await self.publish(final)
         self.changed(job.call_id)
         return document
+
+    async def _fail(self, job: Any, reason: str) -> None:
+        log.error("job %s failed: %s", job.id, reason)
+        await self.record(lambda repo: repo.finish(job.id, error=reason))
+        if job.kind == "analyze":
+            self._discard_audio(job.audio_path)
 
     def _discard_audio(self, path: str | None) -> None:
         """Remove a recording this service stored (never a file it was merely pointed at)."""
@@ -360,7 +391,7 @@ class AnalysisService:
         handle, _ = await asyncio.to_thread(
             self.submit, Path(path), filename=filename, options=options
         )
-        return await self.execute(handle.job_id, on_event)
+        return await self.execute(handle.job_id, on_event, defer=False)  # no queue to wait in
 
     # ----------------------------------------------------------------- delete
     def delete_call(self, call_id: str) -> bool:

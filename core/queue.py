@@ -15,6 +15,7 @@ import contextlib
 import logging
 from typing import Any, Protocol
 
+from core.errors import JobDeferred
 from core.jobs import AnalysisService
 from core.persistence.repositories import JobRepository
 
@@ -46,6 +47,7 @@ class LocalJobQueue:
         self._queue: asyncio.Queue[str] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._running: set[str] = set()
+        self._deferred: dict[str, asyncio.TimerHandle] = {}
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -83,11 +85,21 @@ class LocalJobQueue:
                 await self.service.execute(job_id)
             except asyncio.CancelledError:
                 raise
+            except JobDeferred as deferred:  # a stage is down: try again later
+                self._defer(job_id, deferred.delay_s)
             except Exception:  # the job row already says why
                 log.debug("job %s ended with an error", job_id, exc_info=True)
             finally:
                 self._running.discard(job_id)
                 self._queue.task_done()
+
+    def _defer(self, job_id: str, delay_s: float) -> None:
+        def again() -> None:
+            self._deferred.pop(job_id, None)
+            if self._queue is not None:
+                self._queue.put_nowait(job_id)
+
+        self._deferred[job_id] = asyncio.get_running_loop().call_later(delay_s, again)
 
     async def join(self) -> None:
         """Wait until every queued job has run (for tests and batch use)."""
@@ -95,6 +107,9 @@ class LocalJobQueue:
             await self._queue.join()
 
     async def stop(self) -> None:
+        for timer in self._deferred.values():  # still queued in the table: a restart runs them
+            timer.cancel()
+        self._deferred.clear()
         for task in self._workers:
             task.cancel()
         for task in self._workers:
@@ -108,6 +123,7 @@ class LocalJobQueue:
             "backend": self.backend,
             "queued": queued,
             "running": len(self._running),
+            "deferred": len(self._deferred),
             "concurrency": self.concurrency,
         }
 

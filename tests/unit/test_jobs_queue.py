@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core.errors import JobDeferred, StageUnavailableError
 from core.events import JobEvent, LocalEventBus, watch_job
 from core.jobs import AnalysisService, AudioStore
 from core.persistence.models import CallRow, JobRow
@@ -202,3 +203,84 @@ async def test_a_cancelled_job_goes_back_to_the_queue_with_its_audio(database, t
         job = s.get(JobRow, handle.job_id)
         assert job.status == "queued" and Path(job.audio_path).is_file()
         assert s.scalar(select(func.count()).select_from(CallRow)) == 0
+
+
+class OutageTranscriber(FakeTranscriber):
+    """A remote ASR stage that is down for its first ``down`` calls."""
+
+    def __init__(self, down: int) -> None:
+        super().__init__(WORDS)
+        self.down = down
+        self.calls = 0
+
+    async def transcribe(self, samples, options, progress=None):
+        self.calls += 1
+        if self.calls <= self.down:
+            raise StageUnavailableError("asr", "the asr service at x:1 is unavailable", "hint")
+        return await super().transcribe(samples, options, progress)
+
+
+def job_row(database) -> JobRow:
+    with database.session() as s:
+        return s.scalars(select(JobRow)).one()
+
+
+async def test_a_stage_outage_defers_the_job_with_its_audio_then_it_succeeds(database, tmp_path):
+    transcriber = OutageTranscriber(down=1)
+    service = service_for(database, tmp_path, transcriber)
+    service.retry_delay_s = 0.0
+    handle, _ = service.submit(recording(tmp_path), filename="call.wav")
+    with pytest.raises(JobDeferred) as deferred:
+        await service.execute(handle.job_id)
+    assert deferred.value.delay_s == 0.0
+    row = job_row(database)
+    assert (row.status, row.attempts) == ("queued", 1)
+    assert row.message == "asr unavailable; attempt 1 of 3, next in 0 s"
+    assert Path(row.audio_path).exists()  # kept for the next attempt
+
+    document = await service.execute(handle.job_id)  # the stage is back
+    assert document["utterances"] and job_row(database).status == "succeeded"
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(CallRow)) == 1
+
+
+async def test_the_deferral_delay_doubles_and_the_last_attempt_fails_the_job(database, tmp_path):
+    service = service_for(database, tmp_path, OutageTranscriber(down=99))
+    service.retry_delay_s, service.max_attempts = 5.0, 3
+    handle, _ = service.submit(recording(tmp_path), filename="call.wav")
+    delays = []
+    for _ in range(2):
+        with pytest.raises(JobDeferred) as deferred:
+            await service.execute(handle.job_id)
+        delays.append(deferred.value.delay_s)
+    assert delays == [5.0, 10.0]
+    with pytest.raises(StageUnavailableError):
+        await service.execute(handle.job_id)
+    row = job_row(database)
+    assert (row.status, row.attempts) == ("failed", 3) and "asr service" in row.error
+    assert not Path(row.audio_path).exists()
+
+
+async def test_the_cli_path_does_not_defer(database, tmp_path):
+    service = service_for(database, tmp_path, OutageTranscriber(down=1))
+    with pytest.raises(StageUnavailableError):
+        await service.analyze_file(recording(tmp_path))
+    assert job_row(database).status == "failed"
+
+
+async def test_the_local_queue_runs_a_deferred_job_again(database, tmp_path):
+    transcriber = OutageTranscriber(down=1)
+    service = service_for(database, tmp_path, transcriber)
+    service.retry_delay_s = 0.0
+    queue = LocalJobQueue(service)
+    await queue.start()
+    try:
+        handle, _ = service.submit(recording(tmp_path), filename="call.wav")
+        events = watch_job(handle.job_id, service.bus, service.stored_events)
+        await queue.enqueue(handle.job_id)
+        async with asyncio.timeout(30):
+            statuses = [e.status async for e in events]
+        assert statuses.count("queued") == 2  # submitted, then deferred once
+        assert statuses[-1] == "succeeded" and transcriber.calls == 2
+    finally:
+        await queue.stop()

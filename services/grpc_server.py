@@ -1,0 +1,175 @@
+"""Serve one stage's in-process engine over gRPC: `callytics stage <name>`.
+
+The server answers ``grpc.health.v1`` from the moment it listens: NOT_SERVING while the
+engine loads its model, SERVING once loaded, NOT_SERVING again while it shuts down. On
+SIGTERM or SIGINT it stops taking calls and gives those in flight ``grace_s`` to finish.
+Each stage's servicer (``services/<stage>/server.py``) turns ``core`` errors into status
+codes with :func:`abort_with`, so the client can raise the same error again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NoReturn
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from core.errors import CallyticsError, InvalidInputError, ModelNotFoundError
+from shared.stubs.channel import CHANNEL_OPTIONS, ERROR_CODE_KEY, ERROR_HINT_KEY
+
+log = logging.getLogger(__name__)
+
+STAGES = ("diarization", "asr", "sentiment", "embedding", "llm")
+
+
+async def abort_with(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
+    """End the call with the status code and metadata that say what went wrong."""
+    if isinstance(exc, InvalidInputError):
+        status = grpc.StatusCode.INVALID_ARGUMENT
+    elif isinstance(exc, ModelNotFoundError):
+        status = grpc.StatusCode.FAILED_PRECONDITION
+    else:
+        status = grpc.StatusCode.INTERNAL
+        log.exception("stage call failed")
+    if isinstance(exc, CallyticsError):
+        message, code, hint = exc.message, exc.code, exc.hint
+    else:
+        message, code, hint = f"{type(exc).__name__}: {exc}", "stage_failed", ""
+    context.set_trailing_metadata(((ERROR_CODE_KEY, code), (ERROR_HINT_KEY, hint)))
+    await context.abort(status, message)
+    raise AssertionError("abort returns only by raising")  # pragma: no cover
+
+
+class ProgressRelay:
+    """Carries an engine's progress callbacks (from its worker thread) into a stream."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (fraction, message))
+
+    async def run(self, work: Callable[[], Any]) -> AsyncIterator[tuple[float, str] | Any]:
+        """Yield ``(fraction, message)`` tuples while ``work()`` runs, then its result.
+
+        The result is yielded wrapped as ``Done(value)`` so a caller can tell it apart.
+        """
+        task = asyncio.ensure_future(work())
+        task.add_done_callback(lambda _: self._queue.put_nowait(None))
+        try:
+            while (item := await self._queue.get()) is not None:
+                yield item
+            # progress that was posted just before the end is still queued: drain it
+            while not self._queue.empty():
+                if (item := self._queue.get_nowait()) is not None:
+                    yield item
+            yield Done(task.result())
+        finally:
+            if not task.done():
+                task.cancel()
+
+
+class Done:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class StageServer:
+    """A grpc.aio server for one stage engine, with health and graceful shutdown."""
+
+    def __init__(
+        self,
+        stage: str,
+        engine: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        add_to_server: Callable[[Any, grpc.aio.Server], str] | None = None,
+    ) -> None:
+        """``add_to_server(engine, server)`` registers the servicer and returns its full
+        name; by default that of ``services/<stage>/server.py``."""
+        if stage not in STAGES:
+            raise InvalidInputError(f"No stage {stage!r}.", f"Use one of {', '.join(STAGES)}.")
+        self.stage = stage
+        self.engine = engine
+        self.server = grpc.aio.server(options=CHANNEL_OPTIONS)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        if add_to_server is None:
+            add_to_server = importlib.import_module(f"services.{stage}.server").add_to_server
+        self.service_name: str = add_to_server(engine, self.server)
+        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {host}:{port}")
+        self.address = f"{host}:{self.port}"
+
+    async def _set(self, status: int) -> None:
+        for service in ("", self.service_name):
+            await self.health.set(service, status)
+
+    async def start(self, *, load: bool = True) -> None:
+        """Listen at once (health says NOT_SERVING), load the model, then say SERVING."""
+        await self._set(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.start()
+        log.info("%s stage listening on %s; loading its model", self.stage, self.address)
+        if load:
+            await self.engine.load()
+        await self._set(health_pb2.HealthCheckResponse.SERVING)
+        log.info("%s stage SERVING on %s", self.stage, self.address)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        await self._set(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace_s)
+
+
+def default_port(stage: str, settings: Any) -> int:
+    """The port of the stage's default target (``<STAGE>_GRPC_TARGET``), e.g. 50052 for asr."""
+    target = str(getattr(settings, f"{stage}_grpc_target")).split(",")[0]
+    return int(target.rsplit(":", 1)[-1])
+
+
+def run(stage: str) -> None:
+    """``python -m services.<stage>``: the same as ``callytics stage <stage>``."""
+    from api.cli import app
+
+    app(["stage", stage, *sys.argv[1:]])
+
+
+def local_engine(stage: str, settings: Any) -> Any:
+    """The in-process engine of ``stage``, whatever the USE_<STAGE>_MS flags say."""
+    from bootstrap.container import build_container
+
+    container = build_container(settings)
+    selectors = {
+        "diarization": container.diarizer,
+        "asr": container.transcriber,
+        "sentiment": container.sentiment,
+        "embedding": container.embedder,
+        "llm": container.analyzer,
+    }
+    return selectors[stage].providers["local"]()
+
+
+async def serve_stage(
+    stage: str, settings: Any, *, host: str, port: int, grace_s: float | None = None
+) -> None:
+    """Run until SIGTERM/SIGINT (`callytics stage` and `python -m services.<stage>`)."""
+    server = StageServer(stage, local_engine(stage, settings), host=host, port=port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await server.start()
+    await stopping.wait()
+    grace = settings.grpc_shutdown_grace_s if grace_s is None else grace_s
+    log.info("%s stage stopping (grace %.0f s)", stage, grace)
+    await server.stop(grace)
