@@ -34,6 +34,8 @@ class StageState:
     device: str = ""
     load_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # gRPC stages: each replica's health check, the circuit, failovers (see refresh_remote)
+    remote: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class StageState:
             "model": self.model,
             "device": self.device,
             "load_seconds": self.load_seconds,
+            "remote": self.remote,
         }
 
 
@@ -96,31 +99,67 @@ class Runtime:
         embedding model (search needs it) and reports the other stages as delegated.
         """
         delegated = self.settings.job_backend == "arq"
+        loads = []
         for name, engine in self.service.pipeline.stage_engines().items():
             state = self.stages[name]
+            info = engine.info()
+            state.backend, state.engine, state.model = info.backend, info.engine, info.model
             if delegated and name != "embedding":
-                info = engine.info()
-                state.backend, state.engine, state.model = info.backend, info.engine, info.model
                 state.status, state.detail = "up", "runs in `callytics worker` processes"
-                continue
-            started = time.perf_counter()
-            try:
-                info = engine.info()
-                state.backend, state.engine, state.model = info.backend, info.engine, info.model
-                await engine.load()
-                info = engine.info()
-                state.device, state.extra = info.device, dict(info.extra)
-                state.status, state.detail = "up", ""
-            except Exception as exc:
-                state.status, state.detail = "down", str(exc)
-                log.error("stage %s could not load: %s", name, exc)
-            state.load_seconds = round(time.perf_counter() - started, 3)
+            else:
+                loads.append(self._load_stage(state, engine))
+        # Together: a remote stage still loading its model is waited for without holding
+        # back the others.
+        await asyncio.gather(*loads)
         if self.stages["embedding"].status == "up":
             # Build the search index now, so the first query does not pay for it.
             try:
                 await self.search.warm()
             except Exception as exc:
                 log.warning("search index not built at startup: %s", exc)
+
+    async def _load_stage(self, state: StageState, engine: Any) -> None:
+        started = time.perf_counter()
+        try:
+            await engine.load()
+            info = engine.info()
+            state.engine, state.model, state.device = info.engine, info.model, info.device
+            state.extra = dict(info.extra)
+            state.status, state.detail = "up", ""
+        except Exception as exc:
+            state.status, state.detail = "down", str(exc)
+            log.error("stage %s could not load: %s", state.name, exc)
+        state.load_seconds = round(time.perf_counter() - started, 3)
+
+    def engine(self, name: str) -> Any:
+        """The stage's engine as configured (the caches around some are see-through)."""
+        engine = self.service.pipeline.stage_engines()[name]
+        return getattr(engine, "inner", engine)
+
+    async def refresh_remote(self) -> None:
+        """Ask every gRPC stage's replicas for their standard health check.
+
+        A stage with no replica SERVING, or whose circuit is open, is down, unless
+        FAILOVER_TO_LOCAL lets the in-process engine stand in for it.
+        """
+        for name, state in self.stages.items():
+            engine = self.engine(name)
+            if state.backend != "grpc" or not hasattr(engine, "probe") or state.status == "loading":
+                continue
+            try:
+                remote = await asyncio.wait_for(engine.probe(), timeout=5)
+            except Exception as exc:
+                remote = {"serving": False, "error": str(exc)}
+            state.remote = remote
+            reachable = remote.get("serving") and remote.get("circuit") != "opened"
+            if reachable:
+                state.status, state.detail = "up", f"gRPC at {remote.get('target')}"
+            elif self.settings.failover_to_local:
+                state.status = "up"
+                state.detail = "remote stage down: FAILOVER_TO_LOCAL runs it in-process"
+            else:
+                state.status = "down"
+                state.detail = remote.get("last_error") or f"no replica SERVING: {remote}"
 
     async def models_loaded(self) -> None:
         if self._loader is not None:
@@ -152,6 +191,7 @@ class Runtime:
         still loading its model); down (a required part is down)."""
         database = await self.check_database()
         redis = await self.check_redis()
+        await self.refresh_remote()
         stages = {name: state.as_dict() for name, state in self.stages.items()}
         required_down = database["status"] != "up" or (
             redis is not None and redis["status"] != "up"

@@ -66,4 +66,6 @@ class Query:
 
     @strawberry.field(description="The pipeline stages and how this process serves each.")
     async def stages(self, info: Info) -> list[Stage]:
-        return [Stage.from_state(state) for state in runtime_of(info).stages.values()]
+        runtime = runtime_of(info)
+        await runtime.refresh_remote()
+        return [Stage.from_state(state) for state in runtime.stages.values()]

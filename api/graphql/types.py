@@ -244,11 +244,26 @@ class Stage:
     device: str
     load_seconds: float | None
     detail: str = strawberry.field(description="Why the stage is down, or where it runs.")
+    target: str | None = strawberry.field(description="gRPC stages: the service's address(es).")
+    circuit: str | None = strawberry.field(
+        description="gRPC stages: the circuit breaker, `closed`, `opened` or `half-opened`."
+    )
+    consecutive_failures: int | None = strawberry.field(
+        description="gRPC stages: calls that failed in a row (the circuit opens at a threshold)."
+    )
+    failovers: int | None = strawberry.field(
+        description="gRPC stages: calls run in-process because the service was down."
+    )
 
     @classmethod
     def from_state(cls, s: StageState) -> Stage:
         d = s.as_dict()
+        remote = s.remote or {}
         return cls(
+            target=remote.get("target"),
+            circuit=remote.get("circuit"),
+            consecutive_failures=remote.get("consecutive_failures"),
+            failovers=remote.get("failovers"),
             name=d["name"],
             required=d["required"],
             status=d["status"],
