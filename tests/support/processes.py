@@ -143,6 +143,49 @@ class WorkerProcess:
                 self.proc.wait()
 
 
+class StageProcess:
+    """`callytics stage <name>` on a loopback port; clients wait for it to be SERVING."""
+
+    def __init__(self, stage: str, port: int, env: dict[str, str], log_path: Path) -> None:
+        self.stage, self.port, self.log_path = stage, port, log_path
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [*callytics_command(), "stage", stage, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL, mid-call: the client sees the connection drop."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: graceful shutdown
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 SUBSCRIPTION = """subscription Progress($jobId: ID!) {
   jobProgress(jobId: $jobId) { seq stage progress status message }
 }"""
