@@ -251,3 +251,31 @@ async def test_after_an_outage_the_next_call_waits_for_the_stage_to_be_back():
     assert engine.calls == 2
     await client.aclose()
     await second.stop(0)
+
+
+async def test_shutdown_lets_the_call_in_flight_finish_and_refuses_new_ones():
+    engine = CountingEmbedder()
+    gate, entered = asyncio.Event(), asyncio.Event()
+    original = engine.embed
+
+    async def slow(texts: Sequence[str]) -> np.ndarray:
+        entered.set()
+        await gate.wait()
+        return await original(texts)
+
+    server = StageServer("embedding", engine)
+    await server.start()
+    client = GrpcEmbedder(server.address, ChannelConfig(**{**FAST.__dict__, "retries": 0}))
+    await client.load()
+    engine.embed = slow  # type: ignore[method-assign]
+    in_flight = asyncio.ensure_future(client.embed(["hello"]))
+    await entered.wait()
+    stopping = asyncio.ensure_future(server.stop(30))  # SIGTERM does this
+    while (await client.probe())["replicas"][server.address] == "SERVING":
+        await asyncio.sleep(0)  # until health says NOT_SERVING (or the port is closed)
+    gate.set()
+    assert (await in_flight).tolist() == [[5.0, 1.0, 0.0, 0.0]]  # finished within the grace
+    await stopping
+    with pytest.raises(StageUnavailableError):
+        await client.embed(["new"])
+    await client.aclose()
