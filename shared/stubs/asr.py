@@ -7,7 +7,7 @@ the words in batches and, last, the language.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -19,7 +19,7 @@ from core.ports import ProgressCallback
 from shared.stubs.base import GrpcStage, stage_info_from_proto
 from shared.stubs.callytics.asr.v1 import asr_pb2, asr_pb2_grpc
 from shared.stubs.callytics.common.v1 import common_pb2
-from shared.stubs.channel import CHUNK_BYTES, ChannelConfig
+from shared.stubs.channel import CHUNK_BYTES
 
 # Bytes of one sample on the wire (float32, little-endian).
 SAMPLE_BYTES = 4
@@ -121,7 +121,4 @@ class GrpcTranscriber(GrpcStage):
         )
 
 
-def build_client(settings: Any, fallback: Callable[[], Any] | None = None) -> GrpcTranscriber:
-    return GrpcTranscriber(
-        settings.asr_grpc_target, ChannelConfig.from_settings(settings), fallback=fallback
-    )
+build_client = GrpcTranscriber.from_settings  # what bootstrap/container.py calls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from core.domain import StageInfo
 from core.errors import StageUnavailableError
@@ -38,6 +38,12 @@ class GrpcStage:
     ) -> None:
         self.channel = StageChannel(self.stage, target, config, fallback=fallback)
         self._remote: StageInfo | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, fallback: Callable[[], Any] | None = None) -> Self:
+        """The client of ``<STAGE>_GRPC_TARGET`` with the GRPC_* settings (the container's)."""
+        target = getattr(settings, f"{cls.stage}_grpc_target")
+        return cls(target, ChannelConfig.from_settings(settings), fallback=fallback)
 
     def info(self) -> StageInfo:
         remote = self._remote or StageInfo("grpc", "remote", "", "")

@@ -8,7 +8,7 @@ the result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -28,7 +28,6 @@ from shared.stubs.asr import SAMPLE_BYTES, pcm_bytes, pcm_chunks
 from shared.stubs.base import GrpcStage, stage_info_from_proto
 from shared.stubs.callytics.common.v1 import common_pb2
 from shared.stubs.callytics.diarization.v1 import diarization_pb2, diarization_pb2_grpc
-from shared.stubs.channel import ChannelConfig
 
 SPEAKER_OPTIONS = ("num_speakers", "min_speakers", "max_speakers")
 
@@ -149,7 +148,4 @@ class GrpcDiarizer(GrpcStage):
         )
 
 
-def build_client(settings: Any, fallback: Callable[[], Any] | None = None) -> GrpcDiarizer:
-    return GrpcDiarizer(
-        settings.diarization_grpc_target, ChannelConfig.from_settings(settings), fallback=fallback
-    )
+build_client = GrpcDiarizer.from_settings  # what bootstrap/container.py calls

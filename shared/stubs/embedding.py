@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -13,7 +13,6 @@ from core.errors import StageError
 from shared.stubs.base import GrpcStage, stage_info_from_proto
 from shared.stubs.callytics.common.v1 import common_pb2
 from shared.stubs.callytics.embedding.v1 import embedding_pb2, embedding_pb2_grpc
-from shared.stubs.channel import ChannelConfig
 
 # One call carries at most this many texts: 512 x 1,024-dim vectors is 2 MB, under 4 MB.
 BATCH_TEXTS = 512
@@ -32,16 +31,7 @@ def vectors_from_bytes(data: bytes, count: int, dimension: int) -> np.ndarray:
 
 class GrpcEmbedder(GrpcStage):
     stage = "embedding"
-
-    def __init__(
-        self,
-        target: str,
-        config: ChannelConfig | None = None,
-        *,
-        fallback: Callable[[], Any] | None = None,
-    ) -> None:
-        super().__init__(target, config, fallback=fallback)
-        self._dimension: int | None = None
+    _dimension: int | None = None  # known once loaded (from the service, or the stand-in)
 
     @property
     def dimension(self) -> int:
@@ -81,7 +71,4 @@ class GrpcEmbedder(GrpcStage):
         return await self.channel.call(attempt, local=local)
 
 
-def build_client(settings: Any, fallback: Callable[[], Any] | None = None) -> GrpcEmbedder:
-    return GrpcEmbedder(
-        settings.embedding_grpc_target, ChannelConfig.from_settings(settings), fallback=fallback
-    )
+build_client = GrpcEmbedder.from_settings  # what bootstrap/container.py calls

@@ -33,7 +33,6 @@ from core.errors import CallyticsError, InvalidInputError, StageError
 from shared.stubs.base import GrpcStage, stage_info_from_proto
 from shared.stubs.callytics.common.v1 import common_pb2
 from shared.stubs.callytics.llm.v1 import llm_pb2, llm_pb2_grpc
-from shared.stubs.channel import ChannelConfig
 
 STAGE = "llm"
 E = TypeVar("E", bound=StrEnum)
@@ -240,7 +239,4 @@ class GrpcCallAnalyzer(GrpcStage):
         return await self.channel.call(attempt, local=local)
 
 
-def build_client(settings: Any, fallback: Callable[[], Any] | None = None) -> GrpcCallAnalyzer:
-    return GrpcCallAnalyzer(
-        settings.llm_grpc_target, ChannelConfig.from_settings(settings), fallback=fallback
-    )
+build_client = GrpcCallAnalyzer.from_settings  # what bootstrap/container.py calls

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -12,7 +12,6 @@ from core.errors import InvalidInputError, StageError
 from shared.stubs.base import GrpcStage, stage_info_from_proto
 from shared.stubs.callytics.common.v1 import common_pb2
 from shared.stubs.callytics.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
-from shared.stubs.channel import ChannelConfig
 
 STAGE = "sentiment"
 # One call carries at most this many texts (utterances are short: well under 4 MB).
@@ -76,7 +75,4 @@ class GrpcSentimentAnalyzer(GrpcStage):
         return await self.channel.call(attempt, local=local)
 
 
-def build_client(settings: Any, fallback: Callable[[], Any] | None = None) -> GrpcSentimentAnalyzer:
-    return GrpcSentimentAnalyzer(
-        settings.sentiment_grpc_target, ChannelConfig.from_settings(settings), fallback=fallback
-    )
+build_client = GrpcSentimentAnalyzer.from_settings  # what bootstrap/container.py calls
