@@ -153,6 +153,7 @@ def _transcriber(settings: Settings) -> Any:
         beam_size=settings.asr_beam_size,
         language=settings.asr_language,
         cpu_threads=settings.asr_cpu_threads,
+        batch_size=settings.asr_batch_size,
         allow_download=settings.allow_model_downloads,
     )
 

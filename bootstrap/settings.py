@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     asr_beam_size: int = 5
     asr_language: str | None = None  # None: detect
     asr_cpu_threads: int = 0  # 0: let CTranslate2 decide
+    asr_batch_size: int = Field(default=0, ge=0)  # > 0: batched decoding of VAD segments
     allow_model_downloads: bool = False
 
     # --- sentiment -----------------------------------------------------------------

@@ -46,6 +46,17 @@ async def test_jfk_transcribes_to_its_known_text(jfk, model_cache, model, max_we
     )
 
 
+async def test_batched_decoding_gives_the_same_words(jfk, model_cache):
+    asr = FasterWhisperTranscriber("tiny.en", cache_dir=model_cache, device="cpu", batch_size=4)
+    progress = []
+    transcript = await asr.transcribe(
+        jfk.mono, TranscriptionOptions(), lambda f, m: progress.append(f)
+    )
+    assert wer(JFK_TEXT, " ".join(w.text for w in transcript.words)) < 0.10
+    assert [w.start for w in transcript.words] == sorted(w.start for w in transcript.words)
+    assert progress and asr.info().extra["batch_size"] == 4
+
+
 async def test_the_multilingual_base_model_detects_the_language(jfk, model_cache):
     asr = FasterWhisperTranscriber("base", cache_dir=model_cache, device="cpu", beam_size=1)
     transcript = await asr.transcribe(jfk.mono[: 16000 * 5], TranscriptionOptions())
