@@ -17,7 +17,7 @@ PYANNOTE_VENV ?= .venv-pyannote
 PYANNOTE_PY   := $(PYANNOTE_VENV)/bin/python
 PYANNOTE_DIR  ?= models/pyannote
 
-.PHONY: install system-deps demo test test-main test-fast test-pyannote pyannote lint format clean
+.PHONY: install system-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
 
 install: system-deps $(VENV)/.installed
 
@@ -65,6 +65,12 @@ test-pyannote: system-deps pyannote
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" --ignore=tests/pyannote
+
+# The measuring instrument (figures for bench/RESULTS.md; takes minutes, not part of `make test`).
+bench: install
+	$(PY) -m bench accuracy
+	$(PY) -m bench speed
+	$(PY) -m bench der
 
 lint: install
 	$(VENV)/bin/ruff check .

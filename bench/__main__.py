@@ -1,0 +1,33 @@
+"""The measuring instrument: ``python -m bench <what> [options]`` (``make bench`` runs all).
+
+    accuracy       WER, DER, speaker count, roles, sentiment, interruptions (bench/accuracy.py)
+    speed          real-time factor per stage, peak RSS, load time, the bare faster-whisper
+                   peer, throughput at JOB_CONCURRENCY 1 and 2 (bench/speed.py)
+    der            DER of the in-process diarizer on the real clips (bench/der.py)
+    load           REST read and search under concurrent clients, with wrk (bench/load.py)
+    search         semantic search at 100,000 utterances (bench/search.py)
+    grpc_overhead  one call all in-process vs all over gRPC (bench/grpc_overhead.py)
+
+Each prints markdown tables for bench/RESULTS.md; ``--help`` after a name gives its options.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in COMMANDS:
+        print(__doc__)
+        raise SystemExit(0 if args[:1] in (["-h"], ["--help"]) else 2)
+    name, rest = args[0], args[1:]
+    sys.argv = [f"python -m bench {name}", *rest]
+    importlib.import_module(f"bench.{name}").main()
+
+
+if __name__ == "__main__":
+    main()
