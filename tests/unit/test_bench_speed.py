@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.speed import (
+from bench.speed_report import (
     MARKER,
     ModelResult,
     aggregate,
