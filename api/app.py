@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.health import router as health_router
 from api.limits import BodySizeLimit
+from api.metrics import HttpMetrics, mark_process_dead
+from api.metrics import router as metrics_router
 from api.runtime import Runtime
 from bootstrap.container import Container, build_container
 from bootstrap.settings import Settings
@@ -44,6 +46,7 @@ def create_app(
             yield
         finally:
             await runtime.stop()
+            mark_process_dead()
 
     app = FastAPI(
         title="Callytics",
@@ -54,8 +57,10 @@ def create_app(
     app.state.container = container
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     _include_interfaces(app)
     app.add_middleware(BodySizeLimit, max_mb=settings.max_upload_mb)
+    app.add_middleware(HttpMetrics, metrics=container.metrics())
     return app
 
 

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -181,6 +182,8 @@ def serve(
             "Several API processes would each run the in-process job queue. "
             "Use --workers 1, or REDIS_URL with JOB_BACKEND=arq and `callytics worker`."
         )
+    if workers > 1:
+        prepare_multiprocess_metrics()
     Console(stderr=True).print(
         f"Callytics on http://{host}:{port}  (docs /docs, GraphQL /graphql; "
         f"database {settings.database_url}, jobs {settings.job_backend})"
@@ -200,6 +203,17 @@ def serve(
     uvicorn.Server(config).run(sockets=[inherited_socket(fd)])
 
 
+def prepare_multiprocess_metrics() -> str:
+    """A fresh directory for the workers' metric files, in ``PROMETHEUS_MULTIPROC_DIR``.
+
+    Set before uvicorn starts the workers (and before anything imports prometheus_client
+    here), so each worker writes its values there and ``/metrics`` sums them all.
+    """
+    path = tempfile.mkdtemp(prefix="callytics-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
 def inherited_socket(fd: int) -> socket.socket:
     """The listening socket a supervisor handed over, opened as the family it really is.
 
@@ -217,32 +231,43 @@ def stage(
         int | None,
         typer.Option(min=0, max=65535, help="Default: the port of <STAGE>_GRPC_TARGET."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Prometheus /metrics port (default: gRPC port + 1000; 0: off)."
+        ),
+    ] = None,
 ) -> None:
     """Serve one stage's engine over gRPC (for USE_<STAGE>_MS=true elsewhere)."""
     _quiet_libraries()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from services.grpc_server import STAGES, default_port, serve_stage
+    from services.grpc_server import METRICS_PORT_OFFSET, STAGES, default_port, serve_stage
 
     if name not in STAGES:
         _fail_usage(f"No stage {name!r}: use one of {', '.join(STAGES)}.")
     settings = _settings()
+    port = port or default_port(name, settings)
+    if metrics_port is None:
+        metrics_port = port + METRICS_PORT_OFFSET if port + METRICS_PORT_OFFSET <= 65535 else 0
     try:
-        asyncio.run(
-            serve_stage(name, settings, host=host, port=port or default_port(name, settings))
-        )
+        asyncio.run(serve_stage(name, settings, host=host, port=port, metrics_port=metrics_port))
     except CallyticsError as exc:
         _fail_usage(str(exc))
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Prometheus /metrics port (0: off).")
+    ] = 9100,
+) -> None:
     """Run analysis jobs from Redis (scale-out mode: REDIS_URL and JOB_BACKEND=arq)."""
     _quiet_libraries()
     logging.getLogger().setLevel(logging.INFO)
     from bootstrap.worker import run_worker
 
     try:
-        run_worker(_settings())
+        run_worker(_settings(), metrics_port=metrics_port)
     except CallyticsError as exc:
         _fail_usage(str(exc))
 

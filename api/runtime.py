@@ -62,6 +62,7 @@ class Runtime:
         self.catalog = container.catalog()
         self.search = container.search()
         self.cache = container.cache()
+        self.metrics = container.metrics()
         self.stages: dict[str, StageState] = {
             name: StageState(name, name in REQUIRED_STAGES)
             for name in (*REQUIRED_STAGES, *OPTIONAL_STAGES)
@@ -130,6 +131,7 @@ class Runtime:
             state.status, state.detail = "down", str(exc)
             log.error("stage %s could not load: %s", state.name, exc)
         state.load_seconds = round(time.perf_counter() - started, 3)
+        self.metrics.model_load.labels(state.name, state.backend).set(state.load_seconds)
 
     def engine(self, name: str) -> Any:
         """The stage's engine as configured (the caches around some are see-through)."""

@@ -87,6 +87,12 @@ def _cached_analyzer(analyzer: Any, cache: Any) -> Any:
     return CachingAnalyzer(analyzer, cache)
 
 
+def _metrics(cache: Any) -> Any:
+    from api.metrics import Metrics
+
+    return Metrics(cache)
+
+
 def _search(database: Database, embedder: Any, settings: Settings) -> Any:
     from core.search import SemanticSearch
 
@@ -103,6 +109,7 @@ def _analysis(
     settings: Settings,
     document_cache: Any,
     search: Any,
+    metrics: Any,
 ) -> AnalysisService:
     return AnalysisService(
         pipeline,
@@ -116,6 +123,7 @@ def _analysis(
         retry_delay_s=settings.job_retry_delay_s,
         # A stored, changed or deleted call: drop its cached document and search vectors.
         listeners=[document_cache.invalidate, search.invalidate],
+        observers=[metrics],  # job counts and durations (api/metrics.py)
     )
 
 
@@ -226,6 +234,7 @@ class Container(containers.DeclarativeContainer):
 
     cache = providers.Singleton(_cache, settings, database)
     document_cache = providers.Singleton(_document_cache, cache)
+    metrics = providers.Singleton(_metrics, cache)
     catalog = providers.Singleton(CallCatalog, database, document_cache=document_cache)
     search = providers.Singleton(_search, database, embedder, settings)
 
@@ -250,6 +259,7 @@ class Container(containers.DeclarativeContainer):
         settings,
         document_cache,
         search,
+        metrics,
     )
     job_queue = providers.Singleton(_job_queue, settings, analysis)
 

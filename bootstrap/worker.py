@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bootstrap.container import build_container
+from bootstrap.container import Container, build_container
 from bootstrap.settings import Settings
 from core.errors import CallyticsError, JobDeferred
 from core.queue import ARQ_FUNCTION
@@ -35,7 +35,7 @@ async def run_analysis_job(ctx: dict[str, Any], job_id: str) -> str:
     return "succeeded"
 
 
-def worker_settings(settings: Settings) -> dict[str, Any]:
+def worker_settings(settings: Settings, container: Container | None = None) -> dict[str, Any]:
     """Keyword arguments for :class:`arq.worker.Worker`."""
     from arq.connections import RedisSettings
     from arq.worker import func
@@ -45,7 +45,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             "callytics worker needs Redis.",
             "Set REDIS_URL=redis://host:6379/0 (and JOB_BACKEND=arq on the API).",
         )
-    container = build_container(settings)
+    container = container or build_container(settings)
     tries = max(settings.arq_max_tries, settings.job_max_attempts)
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -75,7 +75,24 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, *, metrics_port: int = 9100) -> None:
+    """Run jobs until stopped; ``metrics_port`` (0: none) serves /metrics on all interfaces."""
     from arq.worker import Worker
 
-    Worker(**worker_settings(settings)).run()
+    container = build_container(settings)
+    options = worker_settings(settings, container)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        # The jobs' counts and durations, and the gRPC clients' errors and circuits.
+        try:
+            start_http_server(metrics_port, registry=container.metrics().registry)
+            log.info("worker metrics on port %d", metrics_port)
+        except OSError as exc:  # e.g. a second worker on this host: it still runs jobs
+            log.warning(
+                "no /metrics for this worker: port %d: %s; give each worker its own "
+                "--metrics-port",
+                metrics_port,
+                exc,
+            )
+    Worker(**options).run()

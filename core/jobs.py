@@ -18,12 +18,13 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.document import build_document
 from core.domain import Audio, AudioInfo, ProgressEvent
@@ -46,6 +47,14 @@ Decoder = Callable[[Path], Audio]
 Prober = Callable[[Path], AudioInfo]
 CallListener = Callable[[str], None]
 EventSink = Callable[[ProgressEvent], None]
+
+
+class JobObserver(Protocol):
+    """Told when a job ends (metrics): outcome succeeded, failed or deferred."""
+
+    def job_ended(
+        self, kind: str, outcome: str, seconds: float, document: dict[str, Any] | None
+    ) -> None: ...
 
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # shown in each job's "start" event
@@ -161,6 +170,7 @@ class AnalysisService:
         prober: Prober | None = None,
         bus: EventBus | None = None,
         listeners: Iterable[CallListener] = (),
+        observers: Iterable[JobObserver] = (),
         keep_audio: bool = True,
         max_attempts: int = 3,
         retry_delay_s: float = 5.0,
@@ -172,6 +182,7 @@ class AnalysisService:
         self.prober = prober
         self.bus: EventBus = bus or LocalEventBus()
         self.listeners: list[CallListener] = list(listeners)
+        self.observers: list[JobObserver] = list(observers)
         self.keep_audio = keep_audio  # False: the recording is removed once analysed
         # A stage service that is down defers the job (its audio kept) this many times.
         self.max_attempts = max(1, max_attempts)
@@ -204,6 +215,13 @@ class AnalysisService:
                 listener(call_id)
             except Exception:
                 log.exception("call %s: a change listener failed", call_id)
+
+    def _ended(self, job: Any, outcome: str, started: float, document: Any = None) -> None:
+        for observer in self.observers:
+            try:
+                observer.job_ended(job.kind, outcome, time.perf_counter() - started, document)
+            except Exception:
+                log.exception("job %s: an observer failed", job.id)
 
     # ----------------------------------------------------------------- submit
     def submit(
@@ -281,6 +299,7 @@ class AnalysisService:
             if document is not None:
                 return document
         options = AnalysisOptions(**job.options)
+        started = time.perf_counter()
         emit = on_event or (lambda _e: None)
         await self.record(lambda repo: repo.start(job_id, WORKER_ID))
         writer = _EventWriter(self, job_id, emit)
@@ -309,24 +328,28 @@ class AnalysisService:
             attempt = job.attempts + 1  # start() counted this attempt in the row, not in job
             if not defer or attempt >= self.max_attempts:
                 await self._fail(job, str(exc))
+                self._ended(job, "failed", started)
                 raise
             # Not the call's fault: keep its audio and run it again once the stage is back.
             delay = self.retry_delay_s * 2 ** (attempt - 1)
             reason = f"{exc.stage} unavailable; attempt {attempt} of {self.max_attempts}, next in {delay:.0f} s"
             log.warning("job %s deferred: %s", job_id, exc)
             await self.record(lambda repo: repo.requeue(job_id, reason))
+            self._ended(job, "deferred", started)
             raise JobDeferred(job_id, delay, str(exc)) from exc
         except BaseException as exc:
             await writer.drain()
             await writer.close()
             reason = str(exc) if isinstance(exc, CallyticsError) else f"{type(exc).__name__}: {exc}"
             await self._fail(job, reason)
+            self._ended(job, "failed", started)
             raise
         await writer.close()
         if not self.keep_audio:
             self._discard_audio(job.audio_path)
         await self.publish(final)
         self.changed(job.call_id)
+        self._ended(job, "succeeded", started, document)
         return document
 
     async def _fail(self, job: Any, reason: str) -> None:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import Counter, Histogram
 
 from core.errors import CallyticsError, InvalidInputError, ModelNotFoundError
 from shared.stubs.channel import CHANNEL_OPTIONS, ERROR_CODE_KEY, ERROR_HINT_KEY
@@ -26,6 +29,19 @@ from shared.stubs.channel import CHANNEL_OPTIONS, ERROR_CODE_KEY, ERROR_HINT_KEY
 log = logging.getLogger(__name__)
 
 STAGES = ("diarization", "asr", "sentiment", "embedding", "llm")
+METRICS_PORT_OFFSET = 1000  # a stage's metrics: its gRPC port + 1000 (asr 50052 -> 51052)
+
+STAGE_REQUESTS = Counter(
+    "callytics_stage_requests",
+    "Calls a stage service answered, by method and status code.",
+    ["stage", "method", "code"],
+)
+STAGE_REQUEST_DURATION = Histogram(
+    "callytics_stage_request_duration_seconds",
+    "Time a stage service spent on each call.",
+    ["stage", "method"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+)
 
 
 async def abort_with(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
@@ -83,6 +99,97 @@ class Done:
         self.value = value
 
 
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts and times every call the server answers (health checks included)."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = str(handler_call_details.method).rsplit("/", 1)[-1]
+        for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
+            behavior = getattr(handler, kind)
+            if behavior is not None:
+                wrap = self._generator if inspect.isasyncgenfunction(behavior) else self._coroutine
+                return handler._replace(**{kind: wrap(behavior, method)})
+        return handler
+
+    def _observe(self, method: str, context: Any) -> _ObservedContext:
+        started = time.perf_counter()
+
+        def record(code: str) -> None:
+            STAGE_REQUESTS.labels(self.stage, method, code).inc()
+            elapsed = time.perf_counter() - started
+            STAGE_REQUEST_DURATION.labels(self.stage, method).observe(elapsed)
+
+        return _ObservedContext(context, record)
+
+    def _coroutine(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        async def run(request: Any, context: Any) -> Any:
+            observed = self._observe(method, context)
+            try:
+                result = await behavior(request, observed)
+            except BaseException as exc:
+                observed.finish(_failed_code(context, exc))
+                raise
+            observed.finish(_code_name(context.code(), "OK"))
+            return result
+
+        return run
+
+    def _generator(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        async def run(request: Any, context: Any) -> AsyncIterator[Any]:
+            observed = self._observe(method, context)
+            try:
+                async for item in behavior(request, observed):
+                    yield item
+            except BaseException as exc:
+                observed.finish(_failed_code(context, exc))
+                raise
+            observed.finish(_code_name(context.code(), "OK"))
+
+        return run
+
+
+def _code_name(code: Any, default: str) -> str:
+    return code.name if isinstance(code, grpc.StatusCode) else default
+
+
+def _failed_code(context: Any, exc: BaseException) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return "CANCELLED"
+    return _code_name(context.code(), "UNKNOWN")
+
+
+class _ObservedContext:
+    """The servicer's context; records its call once, before the status goes out (an
+    ``abort`` sends it at once, so a client never sees a call the metrics have not)."""
+
+    def __init__(self, context: Any, record: Callable[[str], None]) -> None:
+        self._context = context
+        self._record: Callable[[str], None] | None = record
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def finish(self, code: str) -> None:
+        if self._record is not None:
+            record, self._record = self._record, None
+            record(code)
+
+    async def abort(self, code: grpc.StatusCode, *args: Any, **kwargs: Any) -> NoReturn:
+        self.finish(code.name)
+        await self._context.abort(code, *args, **kwargs)
+        raise AssertionError("abort returns only by raising")  # pragma: no cover
+
+
 class StageServer:
     """A grpc.aio server for one stage engine, with health and graceful shutdown."""
 
@@ -101,7 +208,9 @@ class StageServer:
             raise InvalidInputError(f"No stage {stage!r}.", f"Use one of {', '.join(STAGES)}.")
         self.stage = stage
         self.engine = engine
-        self.server = grpc.aio.server(options=CHANNEL_OPTIONS)
+        self.server = grpc.aio.server(
+            options=CHANNEL_OPTIONS, interceptors=[MetricsInterceptor(stage)]
+        )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if add_to_server is None:
@@ -159,11 +268,33 @@ def local_engine(stage: str, settings: Any) -> Any:
     return selectors[stage].providers["local"]()
 
 
+def start_metrics_server(host: str, port: int) -> Any:
+    """Serve this process's metrics over HTTP (``port`` 0: not at all); returns the server."""
+    if not port:
+        return None
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(port, addr=host)
+    except OSError as exc:  # the stage still serves; say why it has no /metrics
+        log.warning("no /metrics: port %d: %s; pass another --metrics-port", port, exc)
+        return None
+    log.info("metrics on http://%s:%d/metrics", host, port)
+    return server
+
+
 async def serve_stage(
-    stage: str, settings: Any, *, host: str, port: int, grace_s: float | None = None
+    stage: str,
+    settings: Any,
+    *,
+    host: str,
+    port: int,
+    grace_s: float | None = None,
+    metrics_port: int = 0,
 ) -> None:
     """Run until SIGTERM/SIGINT (`callytics stage` and `python -m services.<stage>`)."""
     server = StageServer(stage, local_engine(stage, settings), host=host, port=port)
+    metrics = start_metrics_server(host, metrics_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -173,3 +304,5 @@ async def serve_stage(
     grace = settings.grpc_shutdown_grace_s if grace_s is None else grace_s
     log.info("%s stage stopping (grace %.0f s)", stage, grace)
     await server.stop(grace)
+    if metrics is not None:
+        metrics.shutdown()

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import Counter, Gauge
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -65,6 +66,18 @@ ERROR_HINT_KEY = "callytics-error-hint"
 _INPUT_ERRORS: dict[str, type[InvalidInputError]] = {
     cls.code: cls for cls in (InvalidInputError, UnsupportedAudioError, AudioTooLongError)
 }
+GRPC_CLIENT_ERRORS = Counter(
+    "callytics_grpc_client_errors",
+    "gRPC calls to a stage service that ended with an error status, by code.",
+    ["stage", "code"],
+)
+CIRCUIT_STATE = Gauge(
+    "callytics_circuit_state",
+    "Circuit breaker of each remote stage: 0 closed, 1 half-opened, 2 opened.",
+    ["stage"],
+    multiprocess_mode="livemax",
+)
+CIRCUIT_VALUES = {"closed": 0, "half-opened": 1, "opened": 2}
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,7 @@ class StageChannel:
         self._last_error = ""
         self._failovers = 0
         self._breakers.add_listener(self._on_breaker_event)
+        CIRCUIT_STATE.labels(stage).set(0)
         self._ready: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ channels
@@ -286,6 +300,7 @@ class StageChannel:
         code, hint = meta.get(ERROR_CODE_KEY, ""), meta.get(ERROR_HINT_KEY, "")
         message = exc.details() or exc.code().name
         status = exc.code()
+        GRPC_CLIENT_ERRORS.labels(self.stage, status.name).inc()
         if status == grpc.StatusCode.INVALID_ARGUMENT:
             return _INPUT_ERRORS.get(code, InvalidInputError)(message, hint)
         if status == grpc.StatusCode.FAILED_PRECONDITION and code == ModelNotFoundError.code:
@@ -308,6 +323,7 @@ class StageChannel:
     def _on_breaker_event(self, name: str, event_type: str, event: Any) -> None:
         if event_type == "state_changed":
             self._breaker_state = str(event.state)
+            CIRCUIT_STATE.labels(self.stage).set(CIRCUIT_VALUES.get(self._breaker_state, 0))
             log.warning("%s circuit %s", self.stage, self._breaker_state)
         elif event_type == "failed":
             self._failures = int(event.failure_count)
