@@ -90,8 +90,7 @@ def run_worker(settings: Settings, *, metrics_port: int = 9100) -> None:
             log.info("worker metrics on port %d", metrics_port)
         except OSError as exc:  # e.g. a second worker on this host: it still runs jobs
             log.warning(
-                "no /metrics for this worker: port %d: %s; give each worker its own "
-                "--metrics-port",
+                "no /metrics for this worker: port %d: %s; give each worker its own --metrics-port",
                 metrics_port,
                 exc,
             )
