@@ -34,8 +34,13 @@ def create_app(
     load_models: bool = True,
     run_jobs: bool = True,
 ) -> FastAPI:
+    from bootstrap.tracing import instrument_app, instrument_database, setup_tracing
+
     container = container or build_container(settings or Settings())
     settings = container.settings()
+    # Tracing (exporting only with OTEL_EXPORTER_OTLP_ENDPOINT): requests, SQL, jobs, stages.
+    setup_tracing(settings, "callytics-api")
+    instrument_database(container.database())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,6 +66,7 @@ def create_app(
     _include_interfaces(app)
     app.add_middleware(BodySizeLimit, max_mb=settings.max_upload_mb)
     app.add_middleware(HttpMetrics, metrics=container.metrics())
+    instrument_app(app)
     return app
 
 

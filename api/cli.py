@@ -176,6 +176,9 @@ def serve(
     _quiet_libraries()
     import uvicorn
 
+    from bootstrap.tracing import install_log_filter
+
+    install_log_filter()  # log lines carry trace and job ids (tracing: create_app)
     settings = _settings()
     if workers > 1 and settings.job_backend != "arq":
         _fail_usage(
@@ -240,12 +243,15 @@ def stage(
 ) -> None:
     """Serve one stage's engine over gRPC (for USE_<STAGE>_MS=true elsewhere)."""
     _quiet_libraries()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from bootstrap.tracing import install_log_filter, setup_tracing
+
+    install_log_filter(logging.INFO)  # log lines carry trace and job ids
     from services.grpc_server import METRICS_PORT_OFFSET, STAGES, default_port, serve_stage
 
     if name not in STAGES:
         _fail_usage(f"No stage {name!r}: use one of {', '.join(STAGES)}.")
     settings = _settings()
+    setup_tracing(settings, f"callytics-stage-{name}")
     port = port or default_port(name, settings)
     if metrics_port is None:
         metrics_port = port + METRICS_PORT_OFFSET if port + METRICS_PORT_OFFSET <= 65535 else 0
@@ -263,7 +269,9 @@ def worker(
 ) -> None:
     """Run analysis jobs from Redis (scale-out mode: REDIS_URL and JOB_BACKEND=arq)."""
     _quiet_libraries()
-    logging.getLogger().setLevel(logging.INFO)
+    from bootstrap.tracing import install_log_filter
+
+    install_log_filter(logging.INFO)  # log lines carry trace and job ids
     from bootstrap.worker import run_worker
 
     try:

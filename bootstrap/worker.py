@@ -16,15 +16,18 @@ from typing import Any
 from bootstrap.container import Container, build_container
 from bootstrap.settings import Settings
 from core.errors import CallyticsError, JobDeferred
-from core.queue import ARQ_FUNCTION
+from core.queue import ARQ_FUNCTION, context_from
 
 log = logging.getLogger(__name__)
 
 
-async def run_analysis_job(ctx: dict[str, Any], job_id: str) -> str:
+async def run_analysis_job(
+    ctx: dict[str, Any], job_id: str, trace_context: dict[str, str] | None = None
+) -> str:
+    """``trace_context``: the enqueuer's W3C headers; the job's span joins its trace."""
     service = ctx["service"]
     try:
-        await service.execute(job_id)
+        await service.execute(job_id, trace_context=context_from(trace_context))
     except JobDeferred as deferred:  # a stage is down: arq runs it again later
         from arq import Retry
 
@@ -79,7 +82,11 @@ def run_worker(settings: Settings, *, metrics_port: int = 9100) -> None:
     """Run jobs until stopped; ``metrics_port`` (0: none) serves /metrics on all interfaces."""
     from arq.worker import Worker
 
+    from bootstrap.tracing import instrument_database, setup_tracing
+
+    setup_tracing(settings, "callytics-worker")
     container = build_container(settings)
+    instrument_database(container.database())
     options = worker_settings(settings, container)
     if metrics_port:
         from prometheus_client import start_http_server

@@ -21,10 +21,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
+
+from opentelemetry import trace
+from opentelemetry.context import Context
 
 from core.document import build_document
 from core.domain import Audio, AudioInfo, ProgressEvent
@@ -40,6 +44,11 @@ from core.persistence.database import Database
 from core.persistence.models import utcnow
 from core.persistence.repositories import CallRepository, JobRepository, as_utc
 from core.pipeline import AnalysisOptions, CallPipeline
+
+_tracer = trace.get_tracer("callytics.jobs")
+
+#: The id of the job this task runs (log lines carry it; see bootstrap/tracing.py).
+current_job_id: ContextVar[str | None] = ContextVar("callytics_job_id", default=None)
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +292,12 @@ class AnalysisService:
 
     # ----------------------------------------------------------------- run
     async def execute(
-        self, job_id: str, on_event: EventSink | None = None, *, defer: bool = True
+        self,
+        job_id: str,
+        on_event: EventSink | None = None,
+        *,
+        defer: bool = True,
+        trace_context: Context | None = None,
     ) -> dict[str, Any]:
         """Run a queued (or interrupted) job to its end and return the call's document.
 
@@ -291,8 +305,24 @@ class AnalysisService:
         with the reason and raises. A cancelled job (shutdown) goes back to the queue. A job
         that found a stage service unavailable goes back to the queue too and raises
         :class:`JobDeferred` (with ``defer``, up to ``max_attempts``), its audio kept.
+        ``trace_context`` (the submitter's) makes the job's span part of its trace.
         """
         job = await asyncio.to_thread(self._job, job_id)
+        token = current_job_id.set(job_id)
+        try:
+            with _tracer.start_as_current_span(
+                f"job {job.kind}",
+                context=trace_context,
+                attributes={"job.id": job.id, "call.id": job.call_id, "job.kind": job.kind},
+            ):
+                return await self._execute(job, on_event, defer=defer)
+        finally:
+            current_job_id.reset(token)
+
+    async def _execute(
+        self, job: Any, on_event: EventSink | None, *, defer: bool
+    ) -> dict[str, Any]:
+        job_id = job.id
         if job.status == "succeeded":
             with self.database.session() as session:
                 document = CallRepository(session).document(job.call_id)

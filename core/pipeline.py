@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+from opentelemetry import trace
 
 from core import metrics as conversation_metrics
 from core.alignment import SpeakerWord, assign_speakers, filter_channel_words, group_utterances
@@ -97,6 +98,22 @@ def loudness_dbfs(
     return round(20 * np.log10(max(rms, 1e-10)), 2)
 
 
+_tracer = trace.get_tracer("callytics.pipeline")
+
+
+def _stage_span(stage: str, engine: Any = None) -> Any:
+    """A ``stage <name>`` span (a no-op until a tracer provider is set up)."""
+    backend = "local"
+    if engine is not None:
+        try:
+            backend = engine.info().backend
+        except Exception:
+            backend = "unknown"
+    return _tracer.start_as_current_span(
+        f"stage {stage}", attributes={"stage": stage, "backend": backend}
+    )
+
+
 class CallPipeline:
     def __init__(
         self,
@@ -165,10 +182,11 @@ class CallPipeline:
         # 1. diarization (required)
         emit(ProgressEvent("diarization", 0.0, "finding who spoke when"))
         t0 = time.perf_counter()
-        diarization = await self._required(
-            "diarization",
-            self.diarizer.diarize(audio, options.diarization(), reporter("diarization")),
-        )
+        with _stage_span("diarization", self.diarizer):
+            diarization = await self._required(
+                "diarization",
+                self.diarizer.diarize(audio, options.diarization(), reporter("diarization")),
+            )
         record(
             "diarization",
             self.diarizer.info(),
@@ -180,7 +198,10 @@ class CallPipeline:
         # 2. asr (required) + words to speakers + utterances
         emit(ProgressEvent("asr", 0.0, "transcribing"))
         t0 = time.perf_counter()
-        utterances, language = await self._transcribe(audio, diarization, options, reporter("asr"))
+        with _stage_span("asr", self.transcriber):
+            utterances, language = await self._transcribe(
+                audio, diarization, options, reporter("asr")
+            )
         record("asr", self.transcriber.info(), t0, language=language)
         if not utterances:
             warnings.append("No speech was recognised in the recording.")
@@ -191,9 +212,13 @@ class CallPipeline:
             self.agent_channel if options.agent_channel is None else options.agent_channel
         )
         speaker_ids = self._speaker_ids(diarization, utterances)
-        roles = assign_roles(
-            utterances, speaker_ids, channel_of=diarization.channel_of, agent_channel=agent_channel
-        )
+        with _stage_span("roles"):
+            roles = assign_roles(
+                utterances,
+                speaker_ids,
+                channel_of=diarization.channel_of,
+                agent_channel=agent_channel,
+            )
         speakers = [
             Speaker(id=s, role=roles.get(s, Role.UNKNOWN), channel=diarization.channel_of.get(s))
             for s in speaker_ids
@@ -206,11 +231,12 @@ class CallPipeline:
         # 4. sentiment (optional)
         texts = [u.text for u in utterances]
         t0 = time.perf_counter()
-        sentiments = (
-            await self._optional("sentiment", warnings, lambda: self.sentiment.analyze(texts))
-            if texts
-            else []
-        )
+        with _stage_span("sentiment", self.sentiment):
+            sentiments = (
+                await self._optional("sentiment", warnings, lambda: self.sentiment.analyze(texts))
+                if texts
+                else []
+            )
         for u, s in zip(utterances, sentiments or [], strict=False):
             u.sentiment = s
         record(
@@ -222,11 +248,12 @@ class CallPipeline:
 
         # 5. embedding (optional)
         t0 = time.perf_counter()
-        vectors = (
-            await self._optional("embedding", warnings, lambda: self.embedder.embed(texts))
-            if texts
-            else None
-        )
+        with _stage_span("embedding", self.embedder):
+            vectors = (
+                await self._optional("embedding", warnings, lambda: self.embedder.embed(texts))
+                if texts
+                else None
+            )
         call_vector = None
         if vectors is not None and len(vectors):
             mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
@@ -240,7 +267,8 @@ class CallPipeline:
 
         # 6. metrics (before the llm so it can read them; cheap)
         t0 = time.perf_counter()
-        metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
+        with _stage_span("metrics"):
+            metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
         speech = conversation_metrics.speech_intervals(utterances)
         for speaker in speakers:
             channel = speaker.channel
@@ -253,9 +281,10 @@ class CallPipeline:
         analysis = None
         if utterances:
             conversation = Conversation(utterances, speakers, language, audio.duration_s)
-            analysis = await self._optional(
-                "llm", warnings, lambda: self.analyzer.analyze(conversation)
-            )
+            with _stage_span("llm", self.analyzer):
+                analysis = await self._optional(
+                    "llm", warnings, lambda: self.analyzer.analyze(conversation)
+                )
         record("llm", self.analyzer.info(), t0, **self._error(analysis, texts))
         emit(ProgressEvent("metrics", 1.0, "done"))
 

@@ -15,6 +15,10 @@ import contextlib
 import logging
 from typing import Any, Protocol
 
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract, inject
+
 from core.errors import JobDeferred
 from core.jobs import AnalysisService
 from core.persistence.repositories import JobRepository
@@ -22,6 +26,11 @@ from core.persistence.repositories import JobRepository
 log = logging.getLogger(__name__)
 
 ARQ_FUNCTION = "run_analysis_job"
+
+
+def context_from(carrier: dict[str, str] | None) -> Context | None:
+    """The trace context an enqueuer injected (``traceparent``), or None."""
+    return extract(carrier) if carrier else None
 
 
 class JobQueue(Protocol):
@@ -48,6 +57,8 @@ class LocalJobQueue:
         self._workers: list[asyncio.Task[None]] = []
         self._running: set[str] = set()
         self._deferred: dict[str, asyncio.TimerHandle] = {}
+        # The trace context each job was enqueued in (the request's): its span joins it.
+        self._contexts: dict[str, Context] = {}
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -74,6 +85,7 @@ class LocalJobQueue:
     async def enqueue(self, job_id: str) -> None:
         if self._queue is None:
             raise RuntimeError("the job queue is not started")
+        self._contexts.setdefault(job_id, otel_context.get_current())
         self._queue.put_nowait(job_id)
 
     async def _work(self) -> None:
@@ -81,15 +93,19 @@ class LocalJobQueue:
         while True:
             job_id = await self._queue.get()
             self._running.add(job_id)
+            deferred_job = False
             try:
-                await self.service.execute(job_id)
+                await self.service.execute(job_id, trace_context=self._contexts.get(job_id))
             except asyncio.CancelledError:
                 raise
             except JobDeferred as deferred:  # a stage is down: try again later
+                deferred_job = True
                 self._defer(job_id, deferred.delay_s)
             except Exception:  # the job row already says why
                 log.debug("job %s ended with an error", job_id, exc_info=True)
             finally:
+                if not deferred_job:
+                    self._contexts.pop(job_id, None)
                 self._running.discard(job_id)
                 self._queue.task_done()
 
@@ -110,6 +126,7 @@ class LocalJobQueue:
         for timer in self._deferred.values():  # still queued in the table: a restart runs them
             timer.cancel()
         self._deferred.clear()
+        self._contexts.clear()
         for task in self._workers:
             task.cancel()
         for task in self._workers:
@@ -154,7 +171,10 @@ class ArqJobQueue:
         if self._pool is None:
             raise RuntimeError("the job queue is not started")
         # The job id doubles as arq's id: enqueueing the same job twice is a no-op.
-        await self._pool.enqueue_job(ARQ_FUNCTION, job_id, _job_id=job_id)
+        # The W3C trace context travels with it: the worker's job span joins this trace.
+        carrier: dict[str, str] = {}
+        inject(carrier)
+        await self._pool.enqueue_job(ARQ_FUNCTION, job_id, _job_id=job_id, trace_context=carrier)
 
     async def stop(self) -> None:
         if self._pool is not None:

@@ -208,8 +208,12 @@ class StageServer:
             raise InvalidInputError(f"No stage {stage!r}.", f"Use one of {', '.join(STAGES)}.")
         self.stage = stage
         self.engine = engine
+        from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+        # The tracing interceptor first: a call's server span is the child of the client's.
         self.server = grpc.aio.server(
-            options=CHANNEL_OPTIONS, interceptors=[MetricsInterceptor(stage)]
+            options=CHANNEL_OPTIONS,
+            interceptors=[aio_server_interceptor(), MetricsInterceptor(stage)],
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -147,8 +147,14 @@ class StageChannel:
     def channel(self) -> grpc.aio.Channel:
         """The next channel, round-robin over the targets (created on first use)."""
         if self._next is None:
+            # Tracing: each call's span carries the caller's context (W3C traceparent) to
+            # the stage server; with no tracer provider set up the spans are no-ops.
+            from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
             self._channels = [
-                grpc.aio.insecure_channel(t, options=CHANNEL_OPTIONS)
+                grpc.aio.insecure_channel(
+                    t, options=CHANNEL_OPTIONS, interceptors=aio_client_interceptors()
+                )
                 for t in split_targets(self.target)
             ]
             self._next = itertools.cycle(self._channels)

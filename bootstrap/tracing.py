@@ -1,0 +1,125 @@
+"""OpenTelemetry tracing: one trace per job, from the API through the queue to the stages.
+
+:func:`setup_tracing` is called by the serve app's start-up, ``callytics worker`` and
+``callytics stage`` (never at import). It installs the global tracer provider, with the
+resource ``service.name`` and, when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, an OTLP/gRPC
+exporter (no endpoint: spans are made, kept in-process and dropped; nothing goes over the
+network). ``core`` uses only the OpenTelemetry API (``opentelemetry.trace``), so without a
+provider its spans are no-ops.
+
+Spans: ``job <kind>`` (job.id, call.id) with a ``stage <name>`` child per stage (stage,
+backend); a remote stage's gRPC client span and the stage server's span below that. The
+trace context crosses gRPC in the metadata (the grpc instrumentation's interceptors) and
+arq in the job's ``trace_context`` keyword (W3C ``traceparent``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+from opentelemetry import trace
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_provider: Any = None
+_instrumented: set[int] = set()
+
+
+def setup_tracing(settings: Any, service_name: str, *, provider: Any = None) -> Any:
+    """Install (once) and return the global SDK tracer provider.
+
+    ``provider`` (tests: one with an ``InMemorySpanExporter``) is used instead of building
+    one. Idempotent: a second call returns the provider already installed.
+    """
+    global _provider
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    with _lock:
+        if _provider is not None:
+            return _provider
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):  # someone else installed one first
+            _provider = current
+            return _provider
+        if provider is None:
+            provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+            endpoint = getattr(settings, "otel_exporter_otlp_endpoint", None)
+            if endpoint:
+                from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                    OTLPSpanExporter,
+                )
+                from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+                provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+                log.info("tracing: %s exports spans to %s", service_name, endpoint)
+        trace.set_tracer_provider(provider)
+        _provider = provider
+        return _provider
+
+
+def tracing_enabled() -> bool:
+    return _provider is not None
+
+
+def instrument_app(app: Any) -> None:
+    """Server spans for the HTTP requests (not /metrics nor the health probes)."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    if id(app) in _instrumented:
+        return
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="metrics,health", tracer_provider=_provider
+    )
+    _instrumented.add(id(app))
+
+
+def instrument_database(database: Any) -> None:
+    """Spans for the SQL statements of one :class:`core.persistence.database.Database`."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    engine = database.engine
+    if id(engine) in _instrumented:
+        return
+    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=_provider)
+    _instrumented.add(id(engine))
+
+
+def inject_context() -> dict[str, str]:
+    """The current trace context as W3C headers (``traceparent``), to hand to a queue."""
+    from opentelemetry.propagate import inject
+
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
+
+
+class TraceContextFilter(logging.Filter):
+    """Adds ``trace_id`` and ``job_id`` to every record ("-" when there is none)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
+        jobs = sys.modules.get("core.jobs")  # not imported (a stage server): no job here
+        record.job_id = (jobs.current_job_id.get() if jobs else None) or "-"
+        return True
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [trace=%(trace_id)s job=%(job_id)s] %(message)s"
+
+
+def install_log_filter(level: int | None = None) -> None:
+    """Put :class:`TraceContextFilter` and :data:`LOG_FORMAT` on the root logger's handlers."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig()
+    if level is not None:
+        root.setLevel(level)
+    for handler in root.handlers:
+        if not any(isinstance(f, TraceContextFilter) for f in handler.filters):
+            handler.addFilter(TraceContextFilter())
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
