@@ -166,7 +166,8 @@ def compute(
             scores_by[u.speaker].append(u.sentiment.score)
     for s in speakers:
         s.talk_time_s = round(talk_by.get(s.id, 0.0), 3)
-        s.talk_ratio = round(s.talk_time_s / talk_sum, 4) if talk_sum else 0.0
+        # The unrounded time: a sole speaker's ratio is exactly 1, never 1.0005.
+        s.talk_ratio = round(talk_by.get(s.id, 0.0) / talk_sum, 4) if talk_sum else 0.0
         minutes = s.talk_time_s / 60
         s.words_per_minute = round(words_by[s.id] / minutes, 1) if minutes else 0.0
         s.interruptions = inter.get(s.id, 0)

@@ -172,6 +172,8 @@ def decode(
     data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
     if data.shape[1] < target_rate // 10:
         raise _fail(f"{label} is too short to analyse ({data.shape[1] / target_rate:.2f} s).")
+    # NaN (a corrupt float WAV) would pass np.clip and poison every model: silence it.
+    np.nan_to_num(data, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
     np.clip(data, -1.0, 1.0, out=data)
     per_channel = tuple(np.ascontiguousarray(data[i]) for i in range(data.shape[0]))
     mono = data.mean(axis=0) if data.shape[0] > 1 else per_channel[0]
