@@ -62,10 +62,6 @@ def setup_tracing(settings: Any, service_name: str, *, provider: Any = None) -> 
         return _provider
 
 
-def tracing_enabled() -> bool:
-    return _provider is not None
-
-
 def instrument_app(app: Any) -> None:
     """Server spans for the HTTP requests (not /metrics nor the health probes)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -87,15 +83,6 @@ def instrument_database(database: Any) -> None:
         return
     SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=_provider)
     _instrumented.add(id(engine))
-
-
-def inject_context() -> dict[str, str]:
-    """The current trace context as W3C headers (``traceparent``), to hand to a queue."""
-    from opentelemetry.propagate import inject
-
-    carrier: dict[str, str] = {}
-    inject(carrier)
-    return carrier
 
 
 class TraceContextFilter(logging.Filter):

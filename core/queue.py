@@ -93,18 +93,16 @@ class LocalJobQueue:
         while True:
             job_id = await self._queue.get()
             self._running.add(job_id)
-            deferred_job = False
             try:
                 await self.service.execute(job_id, trace_context=self._contexts.get(job_id))
             except asyncio.CancelledError:
                 raise
             except JobDeferred as deferred:  # a stage is down: try again later
-                deferred_job = True
                 self._defer(job_id, deferred.delay_s)
             except Exception:  # the job row already says why
                 log.debug("job %s ended with an error", job_id, exc_info=True)
             finally:
-                if not deferred_job:
+                if job_id not in self._deferred:  # its trace context waits with it
                     self._contexts.pop(job_id, None)
                 self._running.discard(job_id)
                 self._queue.task_done()

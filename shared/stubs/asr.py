@@ -13,12 +13,11 @@ from typing import Any
 import grpc
 import numpy as np
 
-from core.domain import MODEL_SAMPLE_RATE, StageInfo, Transcript, TranscriptionOptions, Word
+from core.domain import MODEL_SAMPLE_RATE, Transcript, TranscriptionOptions, Word
 from core.errors import StageError
 from core.ports import ProgressCallback
-from shared.stubs.base import GrpcStage, stage_info_from_proto
+from shared.stubs.base import GrpcStage
 from shared.stubs.callytics.asr.v1 import asr_pb2, asr_pb2_grpc
-from shared.stubs.callytics.common.v1 import common_pb2
 from shared.stubs.channel import CHUNK_BYTES
 
 # Bytes of one sample on the wire (float32, little-endian).
@@ -69,11 +68,7 @@ def word_from_proto(message: asr_pb2.Word) -> Word:
 
 class GrpcTranscriber(GrpcStage):
     stage = "asr"
-
-    async def _fetch_info(self, channel: grpc.aio.Channel, timeout: float) -> StageInfo:
-        stub = asr_pb2_grpc.TranscriberStub(channel)
-        reply = await stub.Info(common_pb2.InfoRequest(), timeout=timeout)
-        return stage_info_from_proto(reply)
+    stub_class = asr_pb2_grpc.TranscriberStub
 
     async def transcribe(
         self,
@@ -91,7 +86,7 @@ class GrpcTranscriber(GrpcStage):
                 yield asr_pb2.TranscribeRequest(pcm=chunk)
 
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> Transcript:
-            stub = asr_pb2_grpc.TranscriberStub(channel)
+            stub = self.stub_class(channel)
             words: list[Word] = []
             done: asr_pb2.TranscriptDone | None = None
             # A fresh request stream on every attempt: a retry sends the audio again.

@@ -28,6 +28,7 @@ class GrpcStage:
     """Base of the clients: ``load()`` waits for the service and asks what it runs."""
 
     stage = ""
+    stub_class: Any = None  # the generated ``<Service>Stub`` of the stage
 
     def __init__(
         self,
@@ -71,7 +72,12 @@ class GrpcStage:
         """The in-process ``engine`` is loaded in place of the remote stage."""
 
     async def _fetch_info(self, channel: Any, timeout: float) -> StageInfo:
-        raise NotImplementedError
+        reply = await self.stub_class(channel).Info(common_pb2.InfoRequest(), timeout=timeout)
+        return self._remote_info(reply)
+
+    def _remote_info(self, reply: Any) -> StageInfo:
+        """What the service's ``Info`` reply says it runs."""
+        return stage_info_from_proto(reply)
 
     async def probe(self) -> dict[str, Any]:
         """Each replica's standard health check and the circuit's state (for /health)."""

@@ -20,12 +20,11 @@ from core.domain import (
     DiarizationOptions,
     Interval,
     SpeakerTurn,
-    StageInfo,
 )
 from core.errors import InvalidInputError, StageError
 from core.ports import ProgressCallback
 from shared.stubs.asr import SAMPLE_BYTES, pcm_bytes, pcm_chunks
-from shared.stubs.base import GrpcStage, stage_info_from_proto
+from shared.stubs.base import GrpcStage
 from shared.stubs.callytics.common.v1 import common_pb2
 from shared.stubs.callytics.diarization.v1 import diarization_pb2, diarization_pb2_grpc
 
@@ -98,11 +97,7 @@ def diarization_from_proto(message: diarization_pb2.Diarization) -> Diarization:
 
 class GrpcDiarizer(GrpcStage):
     stage = "diarization"
-
-    async def _fetch_info(self, channel: grpc.aio.Channel, timeout: float) -> StageInfo:
-        stub = diarization_pb2_grpc.DiarizerStub(channel)
-        reply = await stub.Info(common_pb2.InfoRequest(), timeout=timeout)
-        return stage_info_from_proto(reply)
+    stub_class = diarization_pb2_grpc.DiarizerStub
 
     async def diarize(
         self,
@@ -125,7 +120,7 @@ class GrpcDiarizer(GrpcStage):
                     )
 
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> Diarization:
-            stub = diarization_pb2_grpc.DiarizerStub(channel)
+            stub = self.stub_class(channel)
             result: Diarization | None = None
             # A fresh request stream on every attempt: a retry sends the audio again.
             async for reply in stub.Diarize(requests(), timeout=timeout):

@@ -11,7 +11,6 @@ import numpy as np
 from core.domain import StageInfo
 from core.errors import StageError
 from shared.stubs.base import GrpcStage, stage_info_from_proto
-from shared.stubs.callytics.common.v1 import common_pb2
 from shared.stubs.callytics.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 
 # One call carries at most this many texts: 512 x 1,024-dim vectors is 2 MB, under 4 MB.
@@ -31,6 +30,7 @@ def vectors_from_bytes(data: bytes, count: int, dimension: int) -> np.ndarray:
 
 class GrpcEmbedder(GrpcStage):
     stage = "embedding"
+    stub_class = embedding_pb2_grpc.EmbedderStub
     _dimension: int | None = None  # known once loaded (from the service, or the stand-in)
 
     @property
@@ -39,9 +39,7 @@ class GrpcEmbedder(GrpcStage):
             raise StageError("embedding", "the dimension is known once the stage is loaded")
         return self._dimension
 
-    async def _fetch_info(self, channel: grpc.aio.Channel, timeout: float) -> StageInfo:
-        stub = embedding_pb2_grpc.EmbedderStub(channel)
-        reply = await stub.Info(common_pb2.InfoRequest(), timeout=timeout)
+    def _remote_info(self, reply: Any) -> StageInfo:
         self._dimension = int(reply.dimension)
         return stage_info_from_proto(reply.stage)
 
@@ -61,7 +59,7 @@ class GrpcEmbedder(GrpcStage):
 
     async def _embed_batch(self, texts: list[str]) -> np.ndarray:
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> np.ndarray:
-            stub = embedding_pb2_grpc.EmbedderStub(channel)
+            stub = self.stub_class(channel)
             reply = await stub.Embed(embedding_pb2.EmbedRequest(texts=texts), timeout=timeout)
             return vectors_from_bytes(reply.vectors, len(texts), int(reply.dimension))
 

@@ -25,13 +25,11 @@ from core.domain import (
     Sentiment,
     SentimentLabel,
     Speaker,
-    StageInfo,
     Utterance,
     Word,
 )
 from core.errors import CallyticsError, InvalidInputError, StageError
-from shared.stubs.base import GrpcStage, stage_info_from_proto
-from shared.stubs.callytics.common.v1 import common_pb2
+from shared.stubs.base import GrpcStage
 from shared.stubs.callytics.llm.v1 import llm_pb2, llm_pb2_grpc
 
 STAGE = "llm"
@@ -219,17 +217,14 @@ def analysis_from_proto(message: llm_pb2.CallAnalysis) -> CallAnalysis:
 
 class GrpcCallAnalyzer(GrpcStage):
     stage = STAGE
-
-    async def _fetch_info(self, channel: grpc.aio.Channel, timeout: float) -> StageInfo:
-        stub = llm_pb2_grpc.CallAnalyzerStub(channel)
-        return stage_info_from_proto(await stub.Info(common_pb2.InfoRequest(), timeout=timeout))
+    stub_class = llm_pb2_grpc.CallAnalyzerStub
 
     async def analyze(self, conversation: Conversation) -> CallAnalysis:
         request = conversation_to_proto(conversation)  # bad input fails before the network
         await self.load()
 
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> CallAnalysis:
-            stub = llm_pb2_grpc.CallAnalyzerStub(channel)
+            stub = self.stub_class(channel)
             return analysis_from_proto(await stub.Analyze(request, timeout=timeout))
 
         async def local(engine: Any) -> CallAnalysis:

@@ -7,10 +7,9 @@ from typing import Any
 
 import grpc
 
-from core.domain import Sentiment, SentimentLabel, StageInfo
+from core.domain import Sentiment, SentimentLabel
 from core.errors import InvalidInputError, StageError
-from shared.stubs.base import GrpcStage, stage_info_from_proto
-from shared.stubs.callytics.common.v1 import common_pb2
+from shared.stubs.base import GrpcStage
 from shared.stubs.callytics.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
 
 STAGE = "sentiment"
@@ -44,10 +43,7 @@ def check_texts(texts: Sequence[str]) -> None:
 
 class GrpcSentimentAnalyzer(GrpcStage):
     stage = STAGE
-
-    async def _fetch_info(self, channel: grpc.aio.Channel, timeout: float) -> StageInfo:
-        stub = sentiment_pb2_grpc.SentimentAnalyzerStub(channel)
-        return stage_info_from_proto(await stub.Info(common_pb2.InfoRequest(), timeout=timeout))
+    stub_class = sentiment_pb2_grpc.SentimentAnalyzerStub
 
     async def analyze(self, texts: Sequence[str]) -> list[Sentiment]:
         items = [str(t) for t in texts]
@@ -60,7 +56,7 @@ class GrpcSentimentAnalyzer(GrpcStage):
 
     async def _analyze_batch(self, texts: list[str]) -> list[Sentiment]:
         async def attempt(channel: grpc.aio.Channel, timeout: float) -> list[Sentiment]:
-            stub = sentiment_pb2_grpc.SentimentAnalyzerStub(channel)
+            stub = self.stub_class(channel)
             reply = await stub.Analyze(sentiment_pb2.AnalyzeRequest(texts=texts), timeout=timeout)
             if len(reply.sentiments) != len(texts):
                 raise StageError(
