@@ -24,6 +24,12 @@ from core.pipeline import PIPELINE_STAGES, AnalysisOptions
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Call analytics, offline.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="API keys: create (shown once, stored hashed), list, revoke. The first key turns "
+    "authentication on.",
+)
+app.add_typer(keys_app, name="keys")
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -171,15 +177,35 @@ def serve(
     fd: Annotated[
         int | None, typer.Option(help="Serve on an already-bound socket (a supervisor's).")
     ] = None,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            help="Listen beyond loopback without authentication (only behind a proxy that "
+            "authenticates)."
+        ),
+    ] = False,
 ) -> None:
-    """Serve the REST API (/v1, /docs) and GraphQL (/graphql)."""
+    """Serve the REST API (/v1, /docs) and GraphQL (/graphql).
+
+    Without authentication configured (no key, no JWT_SECRET) it listens on loopback only."""
     _quiet_libraries()
     import uvicorn
 
+    from bootstrap.container import build_container
     from bootstrap.tracing import install_log_filter
+    from core.auth import check_bind
 
     install_log_filter()  # log lines carry trace and job ids (tracing: create_app)
     settings = _settings()
+    container = build_container(settings)
+    try:
+        container.database().upgrade()  # the api_keys table says whether keys exist
+        bound = host if fd is None else _bound_host(fd)
+        notice = check_bind([bound], container.authenticator(), allow_open=allow_unauthenticated)
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+    finally:
+        container.database().dispose()
     if workers > 1 and settings.job_backend != "arq":
         _fail_usage(
             "Several API processes would each run the in-process job queue. "
@@ -189,7 +215,7 @@ def serve(
         prepare_multiprocess_metrics()
     Console(stderr=True).print(
         f"Callytics on http://{host}:{port}  (docs /docs, GraphQL /graphql; "
-        f"database {settings.database_url}, jobs {settings.job_backend})"
+        f"database {settings.database_url}, jobs {settings.job_backend})\n{notice}"
     )
     options: dict[str, Any] = {
         "factory": True,
@@ -204,6 +230,14 @@ def serve(
         return
     config = uvicorn.Config("api.app:app_from_env", **options)
     uvicorn.Server(config).run(sockets=[inherited_socket(fd)])
+
+
+def _bound_host(fd: int) -> str:
+    """The address a supervisor's socket is bound to (a Unix socket counts as loopback)."""
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        if sock.family == socket.AF_UNIX:
+            return "localhost"
+        return str(sock.getsockname()[0])
 
 
 def prepare_multiprocess_metrics() -> str:
@@ -229,7 +263,9 @@ def inherited_socket(fd: int) -> socket.socket:
 @app.command()
 def stage(
     name: Annotated[str, typer.Argument(help="diarization, asr, sentiment, embedding or llm.")],
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (beyond loopback: needs JWT_SECRET or API_KEYS).")
+    ] = "127.0.0.1",
     port: Annotated[
         int | None,
         typer.Option(min=0, max=65535, help="Default: the port of <STAGE>_GRPC_TARGET."),
@@ -240,8 +276,13 @@ def stage(
             min=0, max=65535, help="Prometheus /metrics port (default: gRPC port + 1000; 0: off)."
         ),
     ] = None,
+    allow_unauthenticated: Annotated[
+        bool, typer.Option(help="Listen beyond loopback without authentication.")
+    ] = False,
 ) -> None:
-    """Serve one stage's engine over gRPC (for USE_<STAGE>_MS=true elsewhere)."""
+    """Serve one stage's engine over gRPC (for USE_<STAGE>_MS=true elsewhere).
+
+    With JWT_SECRET (the API's) or API_KEYS set, every call must carry a token or key."""
     _quiet_libraries()
     from bootstrap.tracing import install_log_filter, setup_tracing
 
@@ -256,7 +297,16 @@ def stage(
     if metrics_port is None:
         metrics_port = port + METRICS_PORT_OFFSET if port + METRICS_PORT_OFFSET <= 65535 else 0
     try:
-        asyncio.run(serve_stage(name, settings, host=host, port=port, metrics_port=metrics_port))
+        asyncio.run(
+            serve_stage(
+                name,
+                settings,
+                host=host,
+                port=port,
+                metrics_port=metrics_port,
+                allow_open=allow_unauthenticated,
+            )
+        )
     except CallyticsError as exc:
         _fail_usage(str(exc))
 
@@ -310,6 +360,105 @@ def search(
     for h in hits:
         table.add_row(f"{h.score:.3f}", h.call_id[:8], f"{h.start:.1f}s", h.role, h.text[:100])
     Console().print(table)
+
+
+def _key_store():  # type: ignore[no-untyped-def]
+    from bootstrap.container import build_container
+
+    container = build_container(_settings())
+    container.database().upgrade()
+    return container.api_keys()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="What the key is for, e.g. 'crm-sync'.")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin.")] = "viewer",
+    env: Annotated[
+        bool,
+        typer.Option(
+            "--env",
+            help="Store nothing: print an API_KEYS entry (name:role:sha256) for the "
+            "environment instead (for stages and database-less deployments).",
+        ),
+    ] = False,
+) -> None:
+    """Create an API key. It is printed once; only its SHA-256 is kept."""
+    from core.auth import AccessRole, hash_key, new_key
+
+    try:
+        access = AccessRole.parse(role)
+        if env:
+            _, key = new_key()
+            entry = f"{name}:{access.value}:{hash_key(key)}"
+            sys.stdout.write(f"{key}\n")
+            Console(stderr=True).print(f"add to API_KEYS: {entry}")
+            return
+        issued = _key_store().create(name, access, created_by="cli")
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+    sys.stdout.write(f"{issued.key}\n")
+    Console(stderr=True).print(
+        f"key {issued.info.id} ({issued.info.role.value}) created: store it now, it is not "
+        "shown again. Send it as `Authorization: Bearer <key>`. Restart a running server "
+        "that had no keys yet: authentication turns on at start."
+    )
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the keys (never the keys themselves): id, name, role, created, revoked, last used."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    keys = _key_store().list()
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(k) for k in keys], default=str, indent=2) + "\n")
+        return
+    table = Table("id", "name", "role", "created", "revoked", "last used")
+    for k in keys:
+        table.add_row(
+            k.id,
+            k.name,
+            k.role.value,
+            f"{k.created_at:%Y-%m-%d %H:%M}",
+            f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+            f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `keys list`).")],
+) -> None:
+    """Revoke a key: refused within 5 s by every running server."""
+    try:
+        info = _key_store().revoke(key_id, revoked_by="cli")
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+    Console(stderr=True).print(f"key {info.id} ({info.name}) revoked")
+
+
+@app.command()
+def token(
+    subject: Annotated[str, typer.Argument(help="Who the token is for (the `sub` claim).")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin.")] = "viewer",
+    ttl: Annotated[float, typer.Option(min=1, help="Seconds until it expires.")] = 3600,
+) -> None:
+    """Sign a JWT with JWT_SECRET (for scripts and tests; an identity provider that signs
+    with the same secret works the same way)."""
+    from core.auth import AccessRole, TokenCodec
+
+    settings = _settings()
+    if not settings.jwt_secret:
+        _fail_usage("JWT_SECRET is not set: there is nothing to sign tokens with.")
+    try:
+        signed = TokenCodec(settings.jwt_secret).issue(subject, AccessRole.parse(role), ttl)
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+    sys.stdout.write(signed + "\n")
 
 
 @db_app.command("upgrade")

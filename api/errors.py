@@ -7,6 +7,7 @@ for bad input; an unexpected exception is logged and answered 500 with a request
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,10 +17,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import (
     AudioTooLongError,
     CallyticsError,
+    DatabaseUnavailableError,
+    ForbiddenError,
+    GoneError,
     InvalidInputError,
     ModelNotFoundError,
     NotFoundError,
+    RateLimitedError,
     StageError,
+    StorageFullError,
+    UnauthorizedError,
     UnsupportedAudioError,
 )
 
@@ -31,6 +38,18 @@ class UploadTooLargeError(InvalidInputError):
 
 
 def status_for(exc: CallyticsError) -> int:
+    if isinstance(exc, UnauthorizedError):
+        return 401
+    if isinstance(exc, ForbiddenError):
+        return 403
+    if isinstance(exc, GoneError):
+        return 410
+    if isinstance(exc, RateLimitedError):
+        return 429
+    if isinstance(exc, StorageFullError):
+        return 507
+    if isinstance(exc, DatabaseUnavailableError):
+        return 503
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, UploadTooLargeError):
@@ -44,6 +63,14 @@ def status_for(exc: CallyticsError) -> int:
     return 500 if type(exc) is CallyticsError else 503
 
 
+def headers_for(exc: CallyticsError) -> dict[str, str] | None:
+    if isinstance(exc, UnauthorizedError):
+        return {"WWW-Authenticate": 'Bearer realm="callytics"'}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    return None
+
+
 def error_body(code: str, message: str, hint: str = "") -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message, "hint": hint}}
 
@@ -51,7 +78,9 @@ def error_body(code: str, message: str, hint: str = "") -> dict[str, dict[str, s
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CallyticsError)
     async def _domain(_request: Request, exc: CallyticsError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.hint), status_for(exc))
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.hint), status_for(exc), headers=headers_for(exc)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -66,10 +95,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}.get(
-            exc.status_code, "http_error"
-        )
-        hint = (
+        code = getattr(exc, "error_code", None) or {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "upload_too_large",
+        }.get(exc.status_code, "http_error")
+        hint = getattr(exc, "hint", None) or (
             "Send a shorter or more compressed recording, or raise MAX_UPLOAD_MB."
             if exc.status_code == 413
             else ""

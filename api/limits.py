@@ -1,4 +1,8 @@
-"""Request-size limit, enforced while the body streams in (before anything is spooled)."""
+"""Request-size limits, enforced while the body streams in (before anything is spooled).
+
+An upload (``multipart/form-data``) may be up to ``MAX_UPLOAD_MB``; any other body (JSON:
+GraphQL operations, re-analysis options) up to :data:`MAX_OTHER_BODY` bytes, since it is
+parsed in memory."""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_OTHER_BODY = 1 << 20  # 1 MiB: far more than any GraphQL operation or options object
+UPLOAD_HINT = "Send a shorter or more compressed recording, or raise MAX_UPLOAD_MB."
+OTHER_HINT = "Only uploads (multipart/form-data) may be larger; send less."
 
 
 class BodySizeLimit:
@@ -28,9 +36,12 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
+        limit = self.max_bytes if multipart else MAX_OTHER_BODY
+        describe = f"{self.max_mb} MB" if multipart else f"{MAX_OTHER_BODY >> 20} MB"
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, describe, multipart)
             return
         received = 0
         started = False
@@ -40,8 +51,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge(self.max_mb)
+                if received > limit:
+                    raise _TooLarge(describe, multipart)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,14 +65,16 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, describe, multipart)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: str, upload: bool) -> None:
+        hint = UPLOAD_HINT if upload else OTHER_HINT
         body: dict[str, Any] = {
             "error": {
-                "code": "upload_too_large",
-                "message": f"The upload is larger than the limit of {self.max_mb} MB.",
-                "hint": "Send a shorter or more compressed recording, or raise MAX_UPLOAD_MB.",
+                "code": "upload_too_large" if upload else "request_too_large",
+                "message": f"The {'upload' if upload else 'request body'} is larger than "
+                f"the limit of {limit}.",
+                "hint": hint,
             }
         }
         payload = json.dumps(body).encode()
@@ -82,5 +95,8 @@ class BodySizeLimit:
 class _TooLarge(HTTPException):
     """Raised from ``receive``: FastAPI re-raises HTTPExceptions from body parsing as they are."""
 
-    def __init__(self, max_mb: int) -> None:
-        super().__init__(413, f"The upload is larger than the limit of {max_mb} MB.")
+    def __init__(self, limit: str, upload: bool) -> None:
+        what = "upload" if upload else "request body"
+        super().__init__(413, f"The {what} is larger than the limit of {limit}.")
+        self.error_code = "upload_too_large" if upload else "request_too_large"
+        self.hint = UPLOAD_HINT if upload else OTHER_HINT

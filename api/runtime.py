@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bootstrap.container import Container
+from core.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class Runtime:
         self.search = container.search()
         self.cache = container.cache()
         self.metrics = container.metrics()
+        self.auth = container.authenticator()
+        self.limiter = RateLimiter(self._limits())
         self.stages: dict[str, StageState] = {
             name: StageState(name, name in REQUIRED_STAGES)
             for name in (*REQUIRED_STAGES, *OPTIONAL_STAGES)
@@ -77,12 +80,20 @@ class Runtime:
             import redis.asyncio as aioredis
 
             self._redis = aioredis.Redis.from_url(self.settings.redis_url)
+            # One budget per key across every API process (falls back to this one's own).
+            self.limiter = RateLimiter(self._limits(), redis=self._redis)
             # Listen for other processes' invalidations before serving anything cached.
             await asyncio.to_thread(self.cache.start)
         if load_models:
             self._loader = asyncio.create_task(self.load_stages())
         if run_jobs:
             await self.queue.start()
+
+    def _limits(self) -> dict[str, int]:
+        return {
+            "upload": self.settings.rate_limit_uploads_per_min,
+            "search": self.settings.rate_limit_searches_per_min,
+        }
 
     async def stop(self) -> None:
         await self.queue.stop()
@@ -190,18 +201,21 @@ class Runtime:
 
     async def health(self) -> dict[str, Any]:
         """``status``: ok; degraded (an optional part is down); starting (a required stage is
-        still loading its model); down (a required part is down)."""
+        still loading its model); down (a required part is down). Redis is required with
+        JOB_BACKEND=arq (the queue lives there); with the local queue only the cache and the
+        event bus use it, and both carry on without it, so it down is ``degraded``."""
         database = await self.check_database()
         redis = await self.check_redis()
         await self.refresh_remote()
         stages = {name: state.as_dict() for name, state in self.stages.items()}
-        required_down = database["status"] != "up" or (
-            redis is not None and redis["status"] != "up"
-        )
+        redis_down = redis is not None and redis["status"] != "up"
+        redis_required = self.settings.job_backend == "arq"
+        required_down = database["status"] != "up" or (redis_down and redis_required)
         required = [s for s in self.stages.values() if s.required]
         required_down |= any(s.status == "down" for s in required)
         loading = any(s.status == "loading" for s in required)
         optional_down = any(not s.required and s.status != "up" for s in self.stages.values())
+        optional_down |= redis_down and not redis_required
         status = "down" if required_down else "starting" if loading else "ok"
         if status == "ok" and optional_down:
             status = "degraded"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -12,9 +13,10 @@ from typing import Protocol
 
 from api.errors import UploadTooLargeError
 from api.runtime import Runtime
+from core.auth import LOCAL_ADMIN, Principal
 from core.errors import InvalidInputError
 from core.events import JobEvent
-from core.jobs import JobHandle
+from core.jobs import AudioStore, JobHandle
 from core.pipeline import AnalysisOptions
 
 CHUNK = 1 << 20
@@ -47,12 +49,27 @@ def validate_options(options: AnalysisOptions) -> None:
         )
 
 
+def client_name(filename: str | None) -> str:
+    """The uploaded file's name, kept as data only (for downloads and listings): its last
+    path component under either separator, without control characters, at most 200."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    return name[:200] if name not in {"", ".", ".."} else "upload"
+
+
 async def submit_upload(
-    runtime: Runtime, upload: Readable, filename: str | None, options: AnalysisOptions
+    runtime: Runtime,
+    upload: Readable,
+    filename: str | None,
+    options: AnalysisOptions,
+    *,
+    principal: Principal = LOCAL_ADMIN,
 ) -> Submitted:
     """Stream the upload to a private temporary file (size-capped), check it is audio, store it
-    under a generated name, queue the job. Bad input raises before anything is kept."""
+    under a generated name, queue the job. Bad input raises before anything is kept; the
+    principal's upload budget is spent first, and it is recorded as the call's creator."""
     validate_options(options)
+    await runtime.limiter.hit("upload", principal.rate_key)
     settings = runtime.settings
     limit = settings.max_upload_mb * (1 << 20)
     spool = Path(settings.storage_dir) / "incoming"
@@ -70,10 +87,19 @@ async def submit_upload(
                         "Send a shorter or more compressed recording, or raise MAX_UPLOAD_MB.",
                     )
                 out.write(chunk)
-        safe_name = Path(filename or "upload").name[:200] or "upload"
+        safe_name = client_name(filename)
         handle, event = await asyncio.to_thread(
-            runtime.service.submit, path, filename=safe_name, options=options, move=True
+            runtime.service.submit,
+            path,
+            filename=safe_name,
+            options=options,
+            move=True,
+            submitted_by=principal.actor,
         )
+    except OSError as exc:  # the spool or the store is on a disk with no room left
+        if (full := AudioStore.storage_full(exc)) is not None:
+            raise full from exc
+        raise
     finally:
         path.unlink(missing_ok=True)  # moved on success; removed on any failure
     await runtime.service.publish(event)
@@ -81,8 +107,14 @@ async def submit_upload(
     return Submitted(handle, event)
 
 
-async def reanalyze(runtime: Runtime, call_id: str, options: AnalysisOptions) -> JobHandle:
+async def reanalyze(
+    runtime: Runtime,
+    call_id: str,
+    options: AnalysisOptions,
+    *,
+    principal: Principal = LOCAL_ADMIN,
+) -> JobHandle:
     validate_options(options)
-    handle = await asyncio.to_thread(runtime.service.reanalyze, call_id, options)
+    handle = await asyncio.to_thread(runtime.service.reanalyze, call_id, options, principal.actor)
     await runtime.queue.enqueue(handle.job_id)
     return handle

@@ -15,6 +15,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from bootstrap.settings import Settings, get_settings
+from core.auth import ApiKeyStore
 from core.catalog import CallCatalog
 from core.errors import CallyticsError
 from core.events import build_event_bus
@@ -85,6 +86,16 @@ def _cached_analyzer(analyzer: Any, cache: Any) -> Any:
     from core.cache import CachingAnalyzer
 
     return CachingAnalyzer(analyzer, cache)
+
+
+def _authenticator(settings: Settings, keys: Any) -> Any:
+    from core.auth import Authenticator, TokenCodec, parse_static_keys
+
+    return Authenticator(
+        keys=keys,
+        static_keys=parse_static_keys(settings.api_keys),
+        tokens=TokenCodec(settings.jwt_secret) if settings.jwt_secret else None,
+    )
 
 
 def _metrics(cache: Any) -> Any:
@@ -232,6 +243,8 @@ class Container(containers.DeclarativeContainer):
         grpc=providers.Singleton(_grpc_client, "llm", settings, local_analyzer.provider),
     )
 
+    api_keys = providers.Singleton(ApiKeyStore, database)
+    authenticator = providers.Singleton(_authenticator, settings, api_keys)
     cache = providers.Singleton(_cache, settings, database)
     document_cache = providers.Singleton(_document_cache, cache)
     metrics = providers.Singleton(_metrics, cache)

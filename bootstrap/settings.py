@@ -103,8 +103,13 @@ class Settings(BaseSettings):
 
     # --- privacy & auth ------------------------------------------------------------
     redact_pii: bool = False
+    # Authentication is on when any of these is set, or once `callytics keys create` made a
+    # key; with none, `serve` binds to loopback only. API_KEYS: name:role:sha256,...
     api_keys: str | None = None
-    jwt_secret: str | None = None
+    jwt_secret: str | None = None  # HS256; also what the API and the gRPC stages share
+    # Requests per minute per key or token (0: no limit); the local admin is not limited.
+    rate_limit_uploads_per_min: int = Field(default=60, ge=0)
+    rate_limit_searches_per_min: int = Field(default=300, ge=0)
 
     # --- telemetry -----------------------------------------------------------------
     otel_exporter_otlp_endpoint: str | None = None

@@ -122,7 +122,7 @@ class CallCatalog:
 
     @staticmethod
     def _conditions(f: CallFilters) -> builtins.list[Any]:
-        conditions: builtins.list[Any] = []
+        conditions: builtins.list[Any] = [CallRow.deleted_at.is_(None)]
         if f.topic:
             needle = f.topic.strip().lower().replace("|", " ")
             conditions.append(CallRow.topics_text.like(f"%|{_escape_like(needle)}|%", escape="\\"))
@@ -170,7 +170,7 @@ class CallCatalog:
         load: Callable[[], dict[str, Any] | None] = lambda: self._load_document(call_id)  # noqa: E731
         doc = self.document_cache.get(call_id, load) if self.document_cache else load()
         if doc is None:
-            raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+            raise self._missing(call_id)
         return doc
 
     def document_json(self, call_id: str) -> bytes:
@@ -182,8 +182,12 @@ class CallCatalog:
             document = load()
             data = None if document is None else json.dumps(document).encode()
         if data is None:
-            raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+            raise self._missing(call_id)
         return data
+
+    def _missing(self, call_id: str) -> NotFoundError:
+        with self.database.session() as session:
+            return CallRepository(session).missing(call_id)
 
     def _load_document(self, call_id: str) -> dict[str, Any] | None:
         with self.database.session() as session:
@@ -191,14 +195,33 @@ class CallCatalog:
 
     def exists(self, call_id: str) -> bool:
         with self.database.session() as session:
-            return session.get(CallRow, call_id) is not None
+            row = session.get(CallRow, call_id)
+            return row is not None and row.deleted_at is None
 
-    def audio(self, call_id: str) -> tuple[Path, str]:
-        """The stored recording and the name it was uploaded under."""
+    def audit(self, call_id: str) -> dict[str, Any]:
+        """Who created, last changed and deleted a call, and when; also for a deleted one."""
         with self.database.session() as session:
             row = session.get(CallRow, call_id)
             if row is None:
                 raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+            return {
+                "call_id": row.id,
+                "status": "deleted" if row.deleted_at else "active",
+                "created_at": _iso(row.created_at),
+                "created_by": row.created_by,
+                "updated_at": _iso(row.updated_at),
+                "updated_by": row.updated_by,
+                "deleted_at": _iso(row.deleted_at),
+                "deleted_by": row.deleted_by,
+            }
+
+    def audio(self, call_id: str) -> tuple[Path, str]:
+        """The stored recording and the name it was uploaded under."""
+        with self.database.session() as session:
+            calls = CallRepository(session)
+            row = calls.get(call_id)
+            if row is None:
+                raise calls.missing(call_id)
             path, filename = row.audio_path, row.filename
         if not path or not Path(path).is_file():
             raise NotFoundError(
@@ -215,10 +238,12 @@ class CallCatalog:
             return job_dict(row)
 
 
-def job_dict(row: JobRow) -> dict[str, Any]:
-    def iso(at: datetime | None) -> str | None:
-        return as_utc(at).isoformat() if at else None
+def _iso(at: datetime | None) -> str | None:
+    return as_utc(at).isoformat() if at else None
 
+
+def job_dict(row: JobRow) -> dict[str, Any]:
+    iso = _iso
     return {
         "id": row.id,
         "call_id": row.call_id,
@@ -231,6 +256,7 @@ def job_dict(row: JobRow) -> dict[str, Any]:
         "error": row.error,
         "attempts": row.attempts,
         "options": row.options,
+        "submitted_by": row.submitted_by,
         "created_at": iso(row.created_at),
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),

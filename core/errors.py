@@ -69,3 +69,44 @@ class JobDeferred(CallyticsError):
         super().__init__(f"job {job_id} deferred {delay_s:.0f} s: {reason}")
         self.job_id = job_id
         self.delay_s = delay_s
+
+
+class UnauthorizedError(CallyticsError):
+    """No credentials, or credentials that are not valid (unknown, revoked, expired)."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(CallyticsError):
+    """Valid credentials whose role does not allow the action."""
+
+    code = "forbidden"
+
+
+class RateLimitedError(CallyticsError):
+    """Too many requests of one kind from one principal; try again after ``retry_after_s``."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, hint: str = "", *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message, hint)
+        self.retry_after_s = retry_after_s
+
+
+class StorageFullError(CallyticsError):
+    """The disk that holds audio or the database has no room left; nothing was kept."""
+
+    code = "storage_full"
+
+
+class GoneError(NotFoundError):
+    """The thing existed and was deleted (the audit trail says by whom and when)."""
+
+    code = "gone"
+
+
+class DatabaseUnavailableError(CallyticsError):
+    """The database server cannot be reached (down, restarting): the unit of work failed
+    and nothing of it was kept. HTTP 503; a job meeting it is queued again."""
+
+    code = "database_unavailable"

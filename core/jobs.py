@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -34,10 +35,12 @@ from core.document import build_document
 from core.domain import Audio, AudioInfo, ProgressEvent
 from core.errors import (
     CallyticsError,
+    DatabaseUnavailableError,
     InvalidInputError,
     JobDeferred,
     NotFoundError,
     StageUnavailableError,
+    StorageFullError,
 )
 from core.events import EventBus, JobEvent, LocalEventBus
 from core.persistence.database import Database
@@ -84,21 +87,42 @@ class JobHandle:
 
 
 class AudioStore:
-    """Keeps the original recording under a generated name (never a client's path)."""
+    """Keeps the original recording under a generated name (never a client's path).
+
+    A disk with no room left (full, over quota, file too large) raises
+    :class:`core.errors.StorageFullError`, and nothing of the copy is left behind.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     def put(self, key: str, source: Path, *, suffix: str = "", move: bool = False) -> Path:
         """Store ``source`` as ``<key><suffix>``; ``suffix`` only ever keeps [a-z0-9.]."""
-        self.root.mkdir(parents=True, exist_ok=True)
         clean = "".join(c for c in suffix.lower() if c.isascii() and (c.isalnum() or c == "."))
         target = self.root / f"{key}{clean[:8]}"
-        if move:
-            shutil.move(str(source), target)
-        else:
-            shutil.copyfile(source, target)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if move:  # a rename on the same disk; a copy, then a delete, across disks
+                shutil.move(str(source), target)
+            else:
+                shutil.copyfile(source, target)
+        except OSError as exc:
+            target.unlink(missing_ok=True)  # a new name: only a partial copy can be there
+            if (full := self.storage_full(exc)) is not None:
+                raise full from exc
+            raise
         return target
+
+    @staticmethod
+    def storage_full(exc: OSError) -> CallyticsError | None:
+        """The error for the client when ``exc`` says the disk has no room; None otherwise."""
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return None
+        return StorageFullError(
+            "There is no room left to store the recording.",
+            "Nothing was kept. Try again once space is freed on the server's audio storage "
+            "(STORAGE_DIR).",
+        )
 
     def owns(self, path: str | Path | None) -> bool:
         if not path:
@@ -240,9 +264,11 @@ class AnalysisService:
         filename: str | None = None,
         options: AnalysisOptions | None = None,
         move: bool = False,
+        submitted_by: str | None = None,
     ) -> tuple[JobHandle, JobEvent]:
         """Check the recording, keep it, and queue a job for it. Bad input raises before
-        anything is stored. ``move`` hands the file over (an upload's temporary file)."""
+        anything is stored. ``move`` hands the file over (an upload's temporary file);
+        ``submitted_by`` becomes the call's ``created_by``."""
         path = Path(path)
         if self.prober is not None:
             self.prober(path)
@@ -250,9 +276,7 @@ class AnalysisService:
         name = filename or path.name
         stored: Path | None = None
         if self.audio_store is not None:
-            stored = self.audio_store.put(
-                handle.call_id, path, suffix=Path(name).suffix or path.suffix, move=move
-            )
+            stored = self.audio_store.put(handle.call_id, path, suffix=Path(name).suffix, move=move)
         try:
             with self.database.session() as session:
                 event = JobRepository(session).create(
@@ -261,6 +285,7 @@ class AnalysisService:
                     name,
                     asdict(options or AnalysisOptions()),
                     str(stored or path.resolve()),
+                    submitted_by=submitted_by,
                 )
         except BaseException:
             if self.audio_store is not None:
@@ -268,12 +293,19 @@ class AnalysisService:
             raise
         return handle, event
 
-    def reanalyze(self, call_id: str, options: AnalysisOptions | None = None) -> JobHandle:
-        """Queue a new job that analyses a stored call's audio again and replaces the call."""
+    def reanalyze(
+        self,
+        call_id: str,
+        options: AnalysisOptions | None = None,
+        submitted_by: str | None = None,
+    ) -> JobHandle:
+        """Queue a new job that analyses a stored call's audio again and replaces the call;
+        ``submitted_by`` becomes its ``updated_by``."""
         with self.database.session() as session:
-            call = CallRepository(session).get(call_id)
+            calls = CallRepository(session)
+            call = calls.get(call_id)
             if call is None:
-                raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+                raise calls.missing(call_id)
             if not call.audio_path or not Path(call.audio_path).is_file():
                 raise InvalidInputError(
                     f"Call {call_id} has no stored audio to analyse again.",
@@ -287,6 +319,7 @@ class AnalysisService:
                 asdict(options or AnalysisOptions()),
                 call.audio_path,
                 kind="reanalyze",
+                submitted_by=submitted_by,
             )
         return handle
 
@@ -367,6 +400,13 @@ class AnalysisService:
             await self.record(lambda repo: repo.requeue(job_id, reason))
             self._ended(job, "deferred", started)
             raise JobDeferred(job_id, delay, str(exc)) from exc
+        except DatabaseUnavailableError:
+            # Not the call's fault either, and the job row cannot be written now: it stays
+            # as it is, with its audio, and the queue runs it again once the database answers.
+            with contextlib.suppress(Exception):
+                await writer.close()
+            self._ended(job, "deferred", started)
+            raise
         except BaseException as exc:
             await writer.drain()
             await writer.close()
@@ -409,11 +449,14 @@ class AnalysisService:
             jobs = JobRepository(session)
             job = jobs.get(job_id)
             audio_path = job.audio_path if job is not None else None
+            actor = job.submitted_by if job is not None else None
+            created_by = actor
             if kind == "reanalyze":
                 old = calls.get(call_id)
                 if old is None:
                     raise NotFoundError(f"Call {call_id} was deleted while it was re-analysed.")
                 document["created_at"] = as_utc(old.created_at).isoformat()
+                created_by = old.created_by
                 calls.delete(call_id)
                 session.flush()
             if (
@@ -429,6 +472,8 @@ class AnalysisService:
                 job_id=job_id,
                 call_vector=result.call_vector,
                 utterance_vectors=result.utterance_vectors,
+                created_by=created_by,
+                updated_by=actor,
             )
             return jobs.finish(job_id)
 
@@ -447,15 +492,16 @@ class AnalysisService:
         return await self.execute(handle.job_id, on_event, defer=False)  # no queue to wait in
 
     # ----------------------------------------------------------------- delete
-    def delete_call(self, call_id: str) -> bool:
-        """Delete a call, its utterances and vectors, its jobs, and its stored audio."""
+    def delete_call(self, call_id: str, deleted_by: str = "local") -> bool:
+        """Delete a call's content (utterances, vectors, document), its jobs and its stored
+        audio; the row stays as a tombstone that says who deleted it and when."""
         with self.database.session() as session:
             calls = CallRepository(session)
             row = calls.get(call_id)
             if row is None:
-                return False
+                raise calls.missing(call_id)
             audio_path = row.audio_path
-            calls.delete(call_id)
+            calls.tombstone(call_id, deleted_by)
             JobRepository(session).delete_for_call(call_id)
         self._discard_audio(audio_path)
         self.changed(call_id)

@@ -407,8 +407,14 @@ class SemanticSearch:
         hits = []
         for id_, score in ranked:
             if (r := rows.get(id_)) is not None:
-                created = r[9] if r[9].tzinfo is not None else r[9].replace(tzinfo=UTC)
-                hits.append(SearchHit(*r[1:8], score, r[8], created))
+                _, call_id, index, speaker, role, start, end, text, filename, created = r
+                if created.tzinfo is None:
+                    created = created.replace(tzinfo=UTC)
+                hits.append(
+                    SearchHit(
+                        call_id, index, speaker, role, start, end, text, score, filename, created
+                    )
+                )
         return hits
 
 

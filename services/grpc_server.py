@@ -23,7 +23,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import Counter, Histogram
 
-from core.errors import CallyticsError, InvalidInputError, ModelNotFoundError
+from core.auth import AccessRole, Authenticator, TokenCodec, check_bind, parse_static_keys
+from core.errors import (
+    CallyticsError,
+    ForbiddenError,
+    InvalidInputError,
+    ModelNotFoundError,
+    UnauthorizedError,
+)
 from shared.stubs.channel import CHANNEL_OPTIONS, ERROR_CODE_KEY, ERROR_HINT_KEY
 
 log = logging.getLogger(__name__)
@@ -190,6 +197,67 @@ class _ObservedContext:
         raise AssertionError("abort returns only by raising")  # pragma: no cover
 
 
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Every call but health checks needs ``authorization: Bearer <JWT or API key>`` with the
+    analyst role: UNAUTHENTICATED without valid credentials, PERMISSION_DENIED for a viewer."""
+
+    OPEN = ("/grpc.health.v1.Health/",)
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(self.OPEN):
+            return handler
+        metadata = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+        try:
+            principal = self.authenticator.authenticate(
+                metadata.get("authorization"), metadata.get("x-api-key")
+            )
+            principal.require(AccessRole.ANALYST)
+        except UnauthorizedError as exc:
+            return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except ForbiddenError as exc:
+            return _refusal(handler, grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        return handler
+
+
+def _refusal(handler: Any, code: grpc.StatusCode, message: str) -> Any:
+    """A handler of the same shape as ``handler`` that only refuses the call."""
+
+    async def unary(request: Any, context: Any) -> Any:
+        await context.abort(code, message)
+
+    async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+        await context.abort(code, message)
+        yield  # pragma: no cover
+
+    kinds = {
+        "unary_unary": (grpc.unary_unary_rpc_method_handler, unary),
+        "unary_stream": (grpc.unary_stream_rpc_method_handler, streaming),
+        "stream_unary": (grpc.stream_unary_rpc_method_handler, unary),
+        "stream_stream": (grpc.stream_stream_rpc_method_handler, streaming),
+    }
+    for kind, (make, behaviour) in kinds.items():
+        if getattr(handler, kind) is not None:
+            return make(
+                behaviour,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+    return handler
+
+
+def stage_authenticator(settings: Any) -> Authenticator:
+    """What a stage accepts: tokens signed with JWT_SECRET, keys listed in API_KEYS (a
+    stage has no database); with neither, nothing is checked."""
+    return Authenticator(
+        static_keys=parse_static_keys(settings.api_keys),
+        tokens=TokenCodec(settings.jwt_secret) if settings.jwt_secret else None,
+    )
+
+
 class StageServer:
     """A grpc.aio server for one stage engine, with health and graceful shutdown."""
 
@@ -201,20 +269,23 @@ class StageServer:
         host: str = "127.0.0.1",
         port: int = 0,
         add_to_server: Callable[[Any, grpc.aio.Server], str] | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         """``add_to_server(engine, server)`` registers the servicer and returns its full
-        name; by default that of ``services/<stage>/server.py``."""
+        name; by default that of ``services/<stage>/server.py``. With an ``authenticator``
+        that is on, every call but health checks must carry credentials."""
         if stage not in STAGES:
             raise InvalidInputError(f"No stage {stage!r}.", f"Use one of {', '.join(STAGES)}.")
         self.stage = stage
         self.engine = engine
         from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-        # The tracing interceptor first: a call's server span is the child of the client's.
-        self.server = grpc.aio.server(
-            options=CHANNEL_OPTIONS,
-            interceptors=[aio_server_interceptor(), MetricsInterceptor(stage)],
-        )
+        # The tracing interceptor first: a call's server span is the child of the client's;
+        # then metrics, so that refused calls are counted too.
+        interceptors: list[Any] = [aio_server_interceptor(), MetricsInterceptor(stage)]
+        if authenticator is not None and authenticator.enabled:
+            interceptors.append(AuthInterceptor(authenticator))
+        self.server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=interceptors)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if add_to_server is None:
@@ -295,9 +366,14 @@ async def serve_stage(
     port: int,
     grace_s: float | None = None,
     metrics_port: int = 0,
+    allow_open: bool = False,
 ) -> None:
     """Run until SIGTERM/SIGINT (`callytics stage` and `python -m services.<stage>`)."""
-    server = StageServer(stage, local_engine(stage, settings), host=host, port=port)
+    authenticator = stage_authenticator(settings)
+    log.info("%s stage: %s", stage, check_bind([host], authenticator, allow_open=allow_open))
+    server = StageServer(
+        stage, local_engine(stage, settings), host=host, port=port, authenticator=authenticator
+    )
     metrics = start_metrics_server(host, metrics_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

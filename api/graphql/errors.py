@@ -56,3 +56,18 @@ def bad_request(reason: str, status_code: int) -> JSONResponse:
     extensions = {"code": BAD_REQUEST, "hint": BAD_REQUEST_HINT}
     body = {"errors": [{"message": reason, "extensions": extensions}]}
     return JSONResponse(body, status_code=status_code)
+
+
+def unauthorized(message: str | None, hint: str | None) -> JSONResponse:
+    extensions = {
+        "code": "unauthorized",
+        "hint": hint or "Send `Authorization: Bearer <API key or JWT>` (or `X-API-Key`).",
+    }
+    body = {
+        "errors": [
+            {"message": message or "This server requires authentication.", "extensions": extensions}
+        ]
+    }
+    return JSONResponse(
+        body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="callytics"'}
+    )

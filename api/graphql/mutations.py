@@ -11,10 +11,11 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
-from api.graphql.context import Info, runtime_of
+from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.inputs import AnalyzeOptionsInput, analysis_options
 from api.graphql.types import Job, JobStatus
 from api.submission import reanalyze, submit_upload
+from core.auth import AccessRole
 from core.errors import InvalidInputError, NotFoundError
 
 
@@ -44,13 +45,14 @@ class Mutation:
     async def analyze_call(
         self, info: Info, file: Upload, options: AnalyzeOptionsInput | None = None
     ) -> JobPayload:
+        principal = principal_of(info, AccessRole.ANALYST)
         if not isinstance(file, UploadFile):
             raise InvalidInputError(
                 "`file` must be an uploaded file.",
                 "Send a GraphQL multipart request (operations, map and the file as form fields).",
             )
         submitted = await submit_upload(
-            runtime_of(info), file, file.filename, analysis_options(options)
+            runtime_of(info), file, file.filename, analysis_options(options), principal=principal
         )
         return JobPayload(
             call_id=strawberry.ID(submitted.handle.call_id),
@@ -64,7 +66,10 @@ class Mutation:
     async def reanalyze_call(
         self, info: Info, id: strawberry.ID, options: AnalyzeOptionsInput | None = None
     ) -> JobPayload:
-        handle = await reanalyze(runtime_of(info), id, analysis_options(options))
+        principal = principal_of(info, AccessRole.ANALYST)
+        handle = await reanalyze(
+            runtime_of(info), id, analysis_options(options), principal=principal
+        )
         return JobPayload(
             call_id=strawberry.ID(handle.call_id),
             job_id=strawberry.ID(handle.job_id),
@@ -73,9 +78,14 @@ class Mutation:
 
     @strawberry.mutation(
         description=(
-            "Delete a call with its transcript, vectors, jobs and recording. "
-            "False when there was no such call."
+            "Delete a call with its transcript, vectors, jobs and recording (admin role); "
+            "its audit fields stay. False when there was no such call (or it was deleted)."
         )
     )
     async def delete_call(self, info: Info, id: strawberry.ID) -> bool:
-        return await asyncio.to_thread(runtime_of(info).service.delete_call, id)
+        principal = principal_of(info, AccessRole.ADMIN)
+        try:
+            await asyncio.to_thread(runtime_of(info).service.delete_call, id, principal.actor)
+        except NotFoundError:
+            return False
+        return True

@@ -7,9 +7,9 @@ import asyncio
 import strawberry
 
 from api.graphql.calls import Call, Role
-from api.graphql.context import Info, runtime_of
+from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.inputs import CallFilter
-from api.graphql.types import CallConnection, Job, SearchHit, Stage, load_call
+from api.graphql.types import CallAudit, CallConnection, Job, SearchHit, Stage, load_call
 from core.errors import NotFoundError
 
 
@@ -17,6 +17,7 @@ from core.errors import NotFoundError
 class Query:
     @strawberry.field(description="One call by id; null when there is no such call.")
     async def call(self, info: Info, id: strawberry.ID) -> Call | None:
+        principal_of(info)
         return await load_call(info, id)
 
     @strawberry.field(
@@ -32,6 +33,7 @@ class Query:
         first: int = 20,
         after: str | None = None,
     ) -> CallConnection:
+        principal_of(info)
         catalog = runtime_of(info).catalog
         filters = filter.to_filters() if filter else None
         page = await asyncio.to_thread(catalog.list, filters, limit=first, cursor=after)
@@ -47,7 +49,9 @@ class Query:
         role: Role | None = None,
         min_score: float | None = None,
     ) -> list[SearchHit]:
-        hits = await runtime_of(info).search.search(
+        runtime = runtime_of(info)
+        await runtime.limiter.hit("search", principal_of(info).rate_key)
+        hits = await runtime.search.search(
             query,
             k,
             call_id=call_id,
@@ -56,8 +60,21 @@ class Query:
         )
         return [SearchHit.from_hit(hit) for hit in hits]
 
+    @strawberry.field(
+        description="Who created, changed and deleted a call; also for a deleted call. "
+        "Null when there never was such a call."
+    )
+    async def call_audit(self, info: Info, id: strawberry.ID) -> CallAudit | None:
+        principal_of(info)
+        try:
+            audit = await asyncio.to_thread(runtime_of(info).catalog.audit, id)
+        except NotFoundError:
+            return None
+        return CallAudit.from_dict(audit)
+
     @strawberry.field(description="One job by id; null when there is no such job.")
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        principal_of(info)
         try:
             job = await asyncio.to_thread(runtime_of(info).catalog.job, id)
         except NotFoundError:
@@ -66,6 +83,7 @@ class Query:
 
     @strawberry.field(description="The pipeline stages and how this process serves each.")
     async def stages(self, info: Info) -> list[Stage]:
+        principal_of(info)
         runtime = runtime_of(info)
         await runtime.refresh_remote()
         return [Stage.from_state(state) for state in runtime.stages.values()]

@@ -7,18 +7,16 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry import Schema
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.graphql.errors import describe
+from api.graphql.limits import MAX_ALIASES, MAX_DEPTH, QueryCostLimit
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.subscriptions import Subscription
-
-MAX_DEPTH = 10  # the schema has no cycles today; this guards any that come
-MAX_ALIASES = 20  # each alias of `calls` can load up to 100 documents
 
 
 class CallyticsSchema(Schema):
@@ -60,5 +58,6 @@ def build_schema() -> Schema:
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules([QueryCostLimit]),
         ],
     )

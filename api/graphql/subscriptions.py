@@ -16,16 +16,20 @@ from typing import cast
 
 import strawberry
 
-from api.graphql.context import Info, runtime_of
+from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
+from api.graphql.limits import MAX_SUBSCRIPTIONS
 from api.graphql.types import JobEvent
 from api.runtime import Runtime
+from core.errors import RateLimitedError
 from core.events import JobEvent as DomainJobEvent
 from core.events import watch_job
 
 log = logging.getLogger(__name__)
 
 
-async def follow(runtime: Runtime, job_id: str) -> AsyncGenerator[JobEvent, None]:
+async def follow(
+    runtime: Runtime, job_id: str, context: GraphQLContext
+) -> AsyncGenerator[JobEvent, None]:
     service = runtime.service
     events = cast(
         AsyncGenerator[DomainJobEvent, None],
@@ -38,6 +42,8 @@ async def follow(runtime: Runtime, job_id: str) -> AsyncGenerator[JobEvent, None
     except asyncio.CancelledError:
         log.debug("jobProgress %s: the subscriber left", job_id)
         raise
+    finally:
+        context.subscriptions -= 1
 
 
 @strawberry.type
@@ -46,13 +52,22 @@ class Subscription:
         description=(
             "Every event of a job, in order, from its first; completes after the job's last "
             "event (at once, with the whole history, when the job has already ended). "
-            "An unknown job is an error (code `not_found`)."
+            "An unknown job is an error (code `not_found`). At most "
+            f"{MAX_SUBSCRIPTIONS} at a time per connection (code `rate_limited` past it)."
         )
     )
     async def job_progress(
         self, info: Info, job_id: strawberry.ID
     ) -> AsyncGenerator[JobEvent, None]:
+        principal_of(info)
         runtime = runtime_of(info)
         # Checked before the stream starts, so an unknown job is the operation's error.
         await asyncio.to_thread(runtime.catalog.job, job_id)
-        return follow(runtime, job_id)
+        context = info.context
+        if context.subscriptions >= MAX_SUBSCRIPTIONS:
+            raise RateLimitedError(
+                f"This connection already has {MAX_SUBSCRIPTIONS} subscriptions open.",
+                "Complete one first, or open another connection.",
+            )
+        context.subscriptions += 1
+        return follow(runtime, job_id, context)

@@ -27,6 +27,37 @@ async def load_call(info: Info, call_id: str) -> Call | None:
     return Call.from_document(doc)
 
 
+@strawberry.type(
+    description="Who created, last changed and deleted a call, and when (`key:<id>`, "
+    "`jwt:<subject>`, or `local` with authentication off); kept after a delete."
+)
+class CallAudit:
+    call_id: strawberry.ID
+    status: str = strawberry.field(description="`active` or `deleted`.")
+    created_at: datetime
+    created_by: str | None
+    updated_at: datetime | None
+    updated_by: str | None
+    deleted_at: datetime | None
+    deleted_by: str | None
+
+    @classmethod
+    def from_dict(cls, audit: dict[str, Any]) -> CallAudit:
+        def at(key: str) -> datetime | None:
+            return parse_time(audit[key]) if audit[key] else None
+
+        return cls(
+            call_id=strawberry.ID(audit["call_id"]),
+            status=audit["status"],
+            created_at=parse_time(audit["created_at"]),
+            created_by=audit["created_by"],
+            updated_at=at("updated_at"),
+            updated_by=audit["updated_by"],
+            deleted_at=at("deleted_at"),
+            deleted_by=audit["deleted_by"],
+        )
+
+
 # ---------------------------------------------------------------------- lists
 @strawberry.type(description="One stored call as listed: the columns `calls` filters on.")
 class CallSummary:

@@ -1,11 +1,16 @@
-"""REST under /v1: calls, jobs, search and cache statistics."""
+"""REST under /v1: calls, jobs, search, cache statistics and API keys.
 
-from fastapi import APIRouter
+Every route needs the viewer role at least (a no-op with authentication off); the routes
+that change things ask for more in their own signature (``Analyst``, ``Admin``).
+"""
 
-from api.rest import cache, calls, jobs, search
+from fastapi import APIRouter, Depends
 
-router = APIRouter()
-for module in (calls, jobs, search, cache):
+from api.auth import require_viewer
+from api.rest import cache, calls, jobs, keys, search
+
+router = APIRouter(dependencies=[Depends(require_viewer)])
+for module in (calls, jobs, search, cache, keys):
     router.include_router(module.router)
 
 __all__ = ["router"]

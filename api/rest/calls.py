@@ -10,12 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
+from api.auth import Admin, Analyst
 from api.rest.deps import RuntimeDep
 from api.rest.documents import CallDocument
 from api.rest.downloads import attachment, audio_media_type, safe_filename
 from api.rest.schemas import (
     Accepted,
     AnalysisOptionsIn,
+    CallAudit,
     CallPage,
     CallSummary,
     JobLinks,
@@ -25,7 +27,6 @@ from api.runtime import Runtime
 from api.submission import reanalyze, submit_upload
 from core.catalog import MAX_PAGE, CallFilters, SentimentFilter
 from core.domain import Resolution
-from core.errors import NotFoundError
 from core.exports import MEDIA_TYPES, ExportFormat, render_transcript
 from core.jobs import JobHandle
 
@@ -72,17 +73,21 @@ def accepted(request: Request, response: Response, handle: JobHandle) -> Accepte
     status_code=202,
     summary="Upload a call for analysis",
     description="Stores the recording and queues its analysis; follow `links.job`. Audio "
-    "that cannot be decoded is refused (415), as is a file over MAX_UPLOAD_MB (413).",
-    responses=error_responses(413, 415),
+    "that cannot be decoded is refused (415), as is a file over MAX_UPLOAD_MB (413). Needs "
+    "the analyst role; limited to RATE_LIMIT_UPLOADS_PER_MIN a minute per key (429).",
+    responses=error_responses(413, 415, 429, 507),
 )
 async def upload_call(
     request: Request,
     response: Response,
     runtime: RuntimeDep,
+    principal: Analyst,
     file: Annotated[UploadFile, File(description="The recording (wav, mp3, flac, ogg, m4a…).")],
     options: Annotated[AnalysisOptionsIn, Form()],
 ) -> Accepted:
-    submitted = await submit_upload(runtime, file, file.filename, options.to_options())
+    submitted = await submit_upload(
+        runtime, file, file.filename, options.to_options(), principal=principal
+    )
     return accepted(request, response, submitted.handle)
 
 
@@ -111,7 +116,7 @@ async def _document(runtime: Runtime, call_id: str) -> dict[str, Any]:
     "/{call_id}",
     name="get_call",
     summary="One call's analysis",
-    responses=error_responses(404),
+    responses=error_responses(404, 410),
     response_model=CallDocument,
 )
 async def get_call(runtime: RuntimeDep, call_id: str) -> Response:
@@ -153,15 +158,26 @@ async def get_audio(runtime: RuntimeDep, call_id: str) -> FileResponse:
     return FileResponse(path, media_type=audio_media_type(path), headers=attachment(name))
 
 
+@router.get(
+    "/{call_id}/audit",
+    summary="Who created, changed and deleted a call, and when",
+    description="Also answers for a deleted call (its tombstone keeps these fields).",
+    responses=error_responses(404),
+)
+async def get_call_audit(runtime: RuntimeDep, call_id: str) -> CallAudit:
+    return CallAudit.model_validate(await asyncio.to_thread(runtime.catalog.audit, call_id))
+
+
 @router.delete(
     "/{call_id}",
     status_code=204,
     summary="Delete a call, its transcript, vectors, jobs and audio",
-    responses=error_responses(404),
+    description="Needs the admin role. The call's audit fields stay (`GET …/audit`); reading "
+    "it afterwards answers 410.",
+    responses=error_responses(404, 410),
 )
-async def delete_call(runtime: RuntimeDep, call_id: str) -> Response:
-    if not await asyncio.to_thread(runtime.service.delete_call, call_id):
-        raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
+async def delete_call(runtime: RuntimeDep, principal: Admin, call_id: str) -> Response:
+    await asyncio.to_thread(runtime.service.delete_call, call_id, principal.actor)
     return Response(status_code=204)
 
 
@@ -170,15 +186,19 @@ async def delete_call(runtime: RuntimeDep, call_id: str) -> Response:
     status_code=202,
     summary="Analyse a stored call again",
     description="Queues a job that analyses the stored recording again (with new options, "
-    "if given) and then replaces the call's analysis; the id and `created_at` stay.",
-    responses=error_responses(404),
+    "if given) and then replaces the call's analysis; the id and `created_at` stay. Needs "
+    "the analyst role.",
+    responses=error_responses(404, 410),
 )
 async def reanalyze_call(
     request: Request,
     response: Response,
     runtime: RuntimeDep,
+    principal: Analyst,
     call_id: str,
     options: Annotated[AnalysisOptionsIn | None, Body()] = None,
 ) -> Accepted:
-    handle = await reanalyze(runtime, call_id, (options or AnalysisOptionsIn()).to_options())
+    handle = await reanalyze(
+        runtime, call_id, (options or AnalysisOptionsIn()).to_options(), principal=principal
+    )
     return accepted(request, response, handle)

@@ -25,8 +25,9 @@ class ErrorBody(BaseModel):
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses an endpoint can answer (422 always)."""
-    return {status: {"model": ErrorBody} for status in sorted({*statuses, 422})}
+    """OpenAPI entries for the error statuses an endpoint can answer (401, 403 and 422
+    always: with authentication on, every /v1 endpoint needs credentials and a role)."""
+    return {status: {"model": ErrorBody} for status in sorted({*statuses, 401, 403, 422})}
 
 
 class AnalysisOptionsIn(BaseModel):
@@ -71,6 +72,20 @@ class Accepted(BaseModel):
     job_id: str
     status: Literal["queued"] = "queued"
     links: JobLinks
+
+
+class CallAudit(BaseModel):
+    """Who created, last changed and deleted a call ("key:<id>", "jwt:<subject>", or
+    "local" with authentication off), and when."""
+
+    call_id: str
+    status: Literal["active", "deleted"]
+    created_at: datetime
+    created_by: str | None
+    updated_at: datetime | None
+    updated_by: str | None
+    deleted_at: datetime | None
+    deleted_by: str | None
 
 
 class CallSummary(BaseModel):

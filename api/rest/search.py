@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.auth import Viewer
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import SearchHit, SearchResults, error_responses
 from core.domain import Role
@@ -17,10 +18,12 @@ router = APIRouter(tags=["search"])
 @router.get(
     "/search",
     summary="Find the utterances closest in meaning to a query",
-    responses=error_responses(),
+    description="Limited to RATE_LIMIT_SEARCHES_PER_MIN a minute per key (429 past it).",
+    responses=error_responses(429),
 )
 async def search(
     runtime: RuntimeDep,
+    principal: Viewer,
     q: Annotated[str, Query(max_length=1000, description="Free text; not blank.")],
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many hits.")] = 10,
     call_id: Annotated[str | None, Query(description="Only this call's utterances.")] = None,
@@ -29,6 +32,7 @@ async def search(
         float | None, Query(description="Only hits scoring at least this (-1..1).")
     ] = None,
 ) -> SearchResults:
+    await runtime.limiter.hit("search", principal.rate_key)
     hits = await runtime.search.search(
         q, k, call_id=call_id, role=role.value if role else None, min_score=min_score
     )

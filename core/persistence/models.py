@@ -63,6 +63,12 @@ class CallRow(Base):
     # The result document without its utterances (those live in their own table).
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Audit: who created, last changed (re-analysed) and deleted the call. A deleted call
+    # stays as a tombstone: these fields and its id, with the content gone.
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    deleted_by: Mapped[str | None] = mapped_column(String(200))
 
     utterances: Mapped[list[UtteranceRow]] = relationship(
         back_populates="call",
@@ -106,6 +112,7 @@ class JobRow(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -142,3 +149,19 @@ class CacheEntryRow(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    """An API key: only its SHA-256 is stored; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from core.errors import NotFoundError
+from core.errors import GoneError, NotFoundError
 from core.events import JobEvent
 from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow, utcnow
 
@@ -41,6 +41,8 @@ class CallRepository:
         job_id: str | None,
         call_vector: np.ndarray | None,
         utterance_vectors: np.ndarray | None,
+        created_by: str | None = None,
+        updated_by: str | None = None,
     ) -> CallRow:
         """Stage a whole call (call row + utterances) in the session; the caller commits."""
         analysis = document.get("analysis") or {}
@@ -68,6 +70,8 @@ class CallRepository:
             job_id=job_id,
             document=head,
             embedding=to_blob(call_vector),
+            created_by=created_by,
+            updated_by=updated_by or created_by,
         )
         for i, u in enumerate(document["utterances"]):
             sentiment = u.get("sentiment") or {}
@@ -90,7 +94,21 @@ class CallRepository:
         return row
 
     def get(self, call_id: str) -> CallRow | None:
-        return self.session.get(CallRow, call_id, options=[selectinload(CallRow.utterances)])
+        """A live call (not deleted), with its utterances."""
+        row = self.session.get(CallRow, call_id, options=[selectinload(CallRow.utterances)])
+        return row if row is not None and row.deleted_at is None else None
+
+    def missing(self, call_id: str) -> NotFoundError:
+        """The error for a call that is not live: 410 with the audit trail when it was
+        deleted, 404 when it never existed."""
+        row = self.session.get(CallRow, call_id)
+        if row is not None and row.deleted_at is not None:
+            return GoneError(
+                f"Call {call_id} was deleted by {row.deleted_by or 'unknown'} at "
+                f"{as_utc(row.deleted_at).isoformat()}.",
+                "Its audio, transcript and vectors are gone; upload the recording again.",
+            )
+        return NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
 
     def document(self, call_id: str) -> dict[str, Any] | None:
         row = self.get(call_id)
@@ -119,12 +137,38 @@ class CallRepository:
         return doc
 
     def delete(self, call_id: str) -> bool:
+        """Remove the row itself (a re-analysis replaces it); deleting a call for a user is
+        :meth:`tombstone`."""
         row = self.session.get(CallRow, call_id)
         if row is None:
             return False
         self.session.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
         self.session.execute(delete(CallRow).where(CallRow.id == call_id))
         return True
+
+    def tombstone(self, call_id: str, actor: str) -> CallRow | None:
+        """Delete a call's content (utterances, words, vectors, document, file name) and keep
+        only its id and audit fields, with who deleted it and when."""
+        row = self.get(call_id)
+        if row is None:
+            return None
+        self.session.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
+        now = utcnow()
+        row.filename = ""
+        row.document = {}
+        row.embedding = None
+        row.topics = []
+        row.topics_text = ""
+        row.content_sha256 = ""
+        row.audio_path = None
+        row.resolution = None
+        row.customer_sentiment = None
+        row.conflict = False
+        row.status = "deleted"
+        row.updated_at = now
+        row.deleted_at = now
+        row.deleted_by = actor
+        return row
 
 
 class JobRepository:
@@ -142,6 +186,7 @@ class JobRepository:
         audio_path: str | None,
         *,
         kind: str = "analyze",
+        submitted_by: str | None = None,
     ) -> JobEvent:
         row = JobRow(
             id=job_id,
@@ -154,6 +199,7 @@ class JobRepository:
             options=options,
             audio_path=audio_path,
             attempts=0,
+            submitted_by=submitted_by,
             created_at=utcnow(),
         )
         self.session.add(row)

@@ -89,6 +89,8 @@ class ChannelConfig:
     breaker_ttl_s: float = 30.0
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
+    # Shared with the stages: every call carries a token signed with it (core.auth).
+    jwt_secret: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> ChannelConfig:
@@ -98,7 +100,48 @@ class ChannelConfig:
             retries=settings.grpc_retries,
             breaker_threshold=settings.grpc_breaker_threshold,
             breaker_ttl_s=settings.grpc_breaker_ttl_s,
+            jwt_secret=settings.jwt_secret,
         )
+
+
+class _Bearer:
+    """Adds ``authorization: Bearer <token>`` to a call's metadata."""
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self.token = token
+
+    def _details(self, details: Any) -> grpc.aio.ClientCallDetails:
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        metadata.add("authorization", f"Bearer {self.token()}")
+        return grpc.aio.ClientCallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+        )
+
+
+class _BearerUnaryUnary(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+
+class _BearerUnaryStream(_Bearer, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+
+class _BearerStreamUnary(_Bearer, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+class _BearerStreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+def bearer_interceptors(token: Callable[[], str]) -> list[Any]:
+    """One interceptor per call shape (a grpc.aio channel files each under one shape only)."""
+    kinds = (_BearerUnaryUnary, _BearerUnaryStream, _BearerStreamUnary, _BearerStreamStream)
+    return [kind(token) for kind in kinds]
 
 
 def split_targets(target: str) -> list[str]:
@@ -151,10 +194,15 @@ class StageChannel:
             # the stage server; with no tracer provider set up the spans are no-ops.
             from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+            interceptors: list[Any] = []
+            if self.config.jwt_secret:
+                from core.auth import ServiceToken, TokenCodec
+
+                token = ServiceToken(TokenCodec(self.config.jwt_secret))
+                interceptors.extend(bearer_interceptors(token))
+            interceptors.extend(aio_client_interceptors())
             self._channels = [
-                grpc.aio.insecure_channel(
-                    t, options=CHANNEL_OPTIONS, interceptors=aio_client_interceptors()
-                )
+                grpc.aio.insecure_channel(t, options=CHANNEL_OPTIONS, interceptors=interceptors)
                 for t in split_targets(self.target)
             ]
             self._next = itertools.cycle(self._channels)
@@ -313,6 +361,12 @@ class StageChannel:
             return ModelNotFoundError(message, hint)
         if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             return self._down(f"{status.name}: {message}")
+        if status in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return StageError(
+                self.stage,
+                f"the {self.stage} service at {self.target} refused the call ({message}).",
+                "Give the API, the workers and every stage the same JWT_SECRET.",
+            )
         message = message.removeprefix(f"{self.stage}: ")  # the server's StageError said it
         return StageError(self.stage, f"remote {status.name}: {message}", hint)
 

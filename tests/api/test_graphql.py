@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.graphql.schema import MAX_ALIASES
+from api.graphql.limits import MAX_ALIASES
 from core.domain import CallAnalysis, Conversation, Resolution
 from tests.api.conftest import follow_job, runtime_of
 from tests.support.app import wav_bytes

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select
 
 from core.domain import SpeakerTurn
-from core.persistence.models import UtteranceRow
+from core.persistence.models import CallRow, UtteranceRow
 from tests.api.conftest import follow_job, runtime_of
 from tests.support.app import wav_bytes
 from tests.unit.fakes import FakeDiarizer, FakeTranscriber, words_of
@@ -154,9 +154,11 @@ def test_delete_removes_the_call_its_utterances_audio_jobs_and_search_hits(clien
     assert client.delete(f"/v1/calls/{call_id}").status_code == 204
 
     missing = client.get(f"/v1/calls/{call_id}")
-    assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "not_found"
-    assert client.get(f"/v1/calls/{call_id}/audio").status_code == 404
+    assert missing.status_code == 410
+    assert missing.json()["error"]["code"] == "gone"
+    assert "deleted by local" in missing.json()["error"]["message"]
+    assert client.get(f"/v1/calls/{call_id}/audio").status_code == 410
+    assert client.post(f"/v1/calls/{call_id}/reanalyze").status_code == 410
     assert client.get(f"/v1/jobs/{gone['job_id']}").status_code == 404
     assert not audio.exists()
     with runtime_of(client).database.session() as session:
@@ -166,7 +168,17 @@ def test_delete_removes_the_call_its_utterances_audio_jobs_and_search_hits(clien
     assert {h["call_id"] for h in hits} == {kept}
     listed = client.get("/v1/calls").json()
     assert [c["id"] for c in listed["items"]] == [kept]
-    assert client.delete(f"/v1/calls/{call_id}").status_code == 404
+    assert listed["total"] == 1
+    assert client.delete(f"/v1/calls/{call_id}").status_code == 410
+    assert client.delete("/v1/calls/no-such-call").status_code == 404
+    # The tombstone keeps who did what and when, and nothing of the content.
+    audit = client.get(f"/v1/calls/{call_id}/audit").json()
+    assert audit["status"] == "deleted"
+    assert audit["created_by"] == audit["deleted_by"] == "local"
+    assert audit["deleted_at"] >= audit["created_at"]
+    with runtime_of(client).database.session() as session:
+        row = session.get(CallRow, call_id)
+        assert (row.filename, row.document, row.embedding, row.audio_path) == ("", {}, None, None)
 
 
 def test_reanalysis_keeps_the_call_id_and_created_at_and_replaces_the_document(make_client):

@@ -163,3 +163,53 @@ def test_without_stored_audio_there_is_no_download_and_no_reanalysis(make_client
     assert_error(client.post(f"/v1/calls/{call_id}/reanalyze"), 422, "invalid_input")
     assert client.get(f"/v1/calls/{call_id}").status_code == 200
     assert stored_files(client) == []
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "../../../../etc/cron.d/evil.wav",
+        "..\\..\\windows\\system32\\evil.wav",
+        "/absolute/path/evil.wav",
+        "call.wav/../../x.wav",
+        "\u202eevil\u202d.wav",
+        "x" * 1000 + ".wav",
+        "evil.wav/..",
+    ],
+)
+def test_no_part_of_the_client_file_name_reaches_the_file_system(client, filename):
+    response = upload(client, filename=filename)
+    assert response.status_code == 202, response.text
+    call_id = response.json()["call_id"]
+    storage = runtime_of(client).settings.storage_dir.resolve()
+    stored = stored_files(client)
+    assert len(stored) == 1
+    path = stored[0].resolve()
+    assert path.parent == storage and path.name.startswith(call_id)
+    assert all(c.isalnum() or c in "-." for c in path.name), path.name
+    # The name is kept only as data (for downloads), without any directory part.
+    job = client.get(f"/v1/jobs/{response.json()['job_id']}").json()
+    assert "/" not in job["filename"] and "\\" not in job["filename"]
+    assert len(job["filename"]) <= 200
+
+
+def test_audio_is_recognised_by_its_content_not_its_name_or_type(client):
+    from tests.support.app import wav_bytes
+
+    disguised = client.post("/v1/calls", files={"file": ("notes.txt", wav_bytes(), "text/plain")})
+    assert disguised.status_code == 202, disguised.text
+    html = b"<html><script>alert(1)</script></html>" * 50
+    pretending = client.post("/v1/calls", files={"file": ("call.wav", html, "audio/wav")})
+    assert_error(pretending, 415, "unsupported_audio")
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "streamed"])
+def test_a_huge_json_body_is_refused_before_it_is_parsed(client, declared):
+    from api.limits import MAX_OTHER_BODY
+
+    body = b'{"query": "' + b"a" * (MAX_OTHER_BODY + 10) + b'"}'
+    headers = {"content-type": "application/json"}
+    content: Any = body if declared else iter([body[:1000], body[1000:]])  # chunked: no length
+    response = client.post("/graphql", content=content, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"

@@ -144,6 +144,12 @@ def test_calls_are_listed_newest_first_with_their_summary(catalog):
         ({"resolution": "unresolved"}, ["d", "b"]),
         ({"resolution": "unknown"}, ["e"]),
         ({"topic": "billing", "sentiment": "neutral", "conflict": "false"}, ["e", "a"]),
+        # Hostile filters are data, never SQL or patterns.
+        ({"topic": "%"}, []),
+        ({"topic": "_"}, []),
+        ({"topic": "' OR '1'='1"}, []),
+        ({"topic": "billing' --"}, []),
+        ({"topic": "billing|upgrade"}, []),
     ],
 )
 def test_each_filter_selects_its_calls(catalog, params, expected):

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bootstrap.settings import Settings
-from services.grpc_server import StageServer, local_engine
+from services.grpc_server import StageServer, local_engine, stage_authenticator
 
 IMPLEMENTATIONS = ["local", "grpc"]
 
@@ -52,9 +52,13 @@ def local_engines(contract_settings: Settings) -> Callable[[str], Any]:
 
 
 @asynccontextmanager
-async def served(stage: str, engine: Any, settings: Settings) -> AsyncIterator[Any]:
-    """``engine`` behind a real gRPC server on a loopback port, and a client of it."""
-    server = StageServer(stage, engine, host="127.0.0.1", port=0)
+async def served(
+    stage: str, engine: Any, settings: Settings, server_settings: Settings | None = None
+) -> AsyncIterator[Any]:
+    """``engine`` behind a real gRPC server on a loopback port, and a client of it (with
+    ``settings``); the server authenticates as ``server_settings`` say (JWT_SECRET, API_KEYS)."""
+    authenticator = stage_authenticator(server_settings) if server_settings else None
+    server = StageServer(stage, engine, host="127.0.0.1", port=0, authenticator=authenticator)
     await server.start()
     module = importlib.import_module(f"shared.stubs.{stage}")
     client = module.build_client(

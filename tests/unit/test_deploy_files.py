@@ -377,3 +377,14 @@ def test_dockerignore_keeps_the_context_small():
     lines = set((ROOT / ".dockerignore").read_text().splitlines())
     assert {".git", ".venv*", "data", "models", "**/*.wav", "**/__pycache__"} <= lines
     assert "README.md" not in lines  # pyproject.toml's readme
+
+
+def test_every_service_of_ours_needs_the_same_jwt_secret():
+    """The API listens beyond loopback in a container, so the stack needs authentication:
+    compose refuses to start without JWT_SECRET, and the stages get the same one."""
+    merged = merged_services()
+    built = [name for name, spec in merged.items() if ours(spec)]
+    values = {str(environment(merged[name]).get("JWT_SECRET")) for name in built}
+    assert len(values) == 1, values
+    assert values.pop().startswith("${JWT_SECRET:?")
+    assert re.search(r"^JWT_SECRET=", (ROOT / ENV_FILE).read_text(), flags=re.M)

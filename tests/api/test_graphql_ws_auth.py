@@ -1,0 +1,160 @@
+"""Authentication of GraphQL WebSockets (the connection_init payload) and the cap on
+subscriptions per connection, on a real uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from api.app import create_app
+from api.graphql.limits import MAX_SUBSCRIPTIONS
+from core.auth import AccessRole, TokenCodec, hash_key
+from tests.api.test_graphql_ws import (
+    ANALYZE,
+    TIMEOUT,
+    WORDS,
+    events_until_complete,
+    receive,
+    subscribe,
+)
+from tests.support.app import GatedTranscriber, LiveServer, fake_container, make_settings, wav_bytes
+
+SECRET = "ws-test-secret-0123456789abcdef0123456789"
+STATIC_KEY = "cly_0000beef_a-static-key-for-the-websocket-tests"
+
+
+@pytest.fixture
+def gated():
+    transcriber = GatedTranscriber(WORDS)
+    yield transcriber
+    transcriber.gate.set()
+
+
+@pytest.fixture
+def server(tmp_path, gated):
+    settings = make_settings(
+        tmp_path, jwt_secret=SECRET, api_keys=f"dashboard:viewer:{hash_key(STATIC_KEY)}"
+    )
+    app = create_app(container=fake_container(settings, transcriber=gated))
+    with LiveServer(app) as live:
+        yield live
+
+
+def token(role: AccessRole) -> str:
+    return TokenCodec(SECRET).issue("tester", role, ttl_s=300)
+
+
+async def open_ws(
+    server: LiveServer, payload: dict[str, Any] | None, protocol: str = "graphql-transport-ws"
+) -> Any:
+    """Connect and send connection_init (without a payload when ``payload`` is None)."""
+    ws = await websockets.connect(server.ws_url + "/graphql", subprotocols=[protocol])
+    init = (
+        {"type": "connection_init"}
+        if payload is None
+        else {"type": "connection_init", "payload": payload}
+    )
+    await ws.send(json.dumps(init))
+    return ws
+
+
+async def submit(server: LiveServer) -> str:
+    operations = {"query": ANALYZE, "variables": {"file": None}}
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        response = await http.post(
+            "/graphql",
+            headers={"Authorization": f"Bearer {token(AccessRole.ANALYST)}"},
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({"0": ["variables.file"]}),
+            },
+            files={"0": ("call.wav", wav_bytes(10), "audio/wav")},
+        )
+    assert response.status_code == 200 and "errors" not in response.json(), response.text
+    return str(response.json()["data"]["analyzeCall"]["jobId"])
+
+
+@pytest.mark.parametrize("payload", [{}, None, {"Authorization": "Bearer cly_1234_nope"}])
+async def test_a_websocket_without_valid_credentials_is_closed_4403(server, payload):
+    ws = await open_ws(server, payload)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_the_legacy_protocol_gets_a_connection_error_that_says_why(server):
+    ws = await open_ws(server, {}, protocol="graphql-ws")
+    message = await receive(ws)
+    assert message["type"] == "connection_error"
+    assert message["payload"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"Authorization": f"Bearer {token(AccessRole.VIEWER)}"},
+        {"authorization": f"Bearer {token(AccessRole.VIEWER)}"},
+        {"apiKey": STATIC_KEY},
+    ],
+)
+async def test_credentials_in_connection_init_authenticate_the_connection(server, payload):
+    ws = await open_ws(server, payload)
+    try:
+        assert (await receive(ws))["type"] == "connection_ack"
+        await subscribe(ws, "no-such-job")
+        message = await receive(ws)
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == "not_found"
+    finally:
+        await ws.close()
+
+
+async def test_an_upgrade_request_with_a_bearer_header_needs_no_payload(server):
+    headers = {"Authorization": f"Bearer {token(AccessRole.VIEWER)}"}
+    async with websockets.connect(
+        server.ws_url + "/graphql",
+        subprotocols=["graphql-transport-ws"],
+        additional_headers=headers,
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert (await receive(ws))["type"] == "connection_ack"
+
+
+async def test_one_connection_may_hold_only_so_many_subscriptions(server, gated):
+    job_id = await submit(server)
+    assert await asyncio.to_thread(gated.entered.wait, TIMEOUT)  # held in ASR
+    ws = await open_ws(server, {"Authorization": f"Bearer {token(AccessRole.VIEWER)}"})
+    try:
+        assert (await receive(ws))["type"] == "connection_ack"
+        ops = [str(i) for i in range(MAX_SUBSCRIPTIONS)]
+        for op in ops:
+            await subscribe(ws, job_id, op)
+        # Each of them is live: every one has received its first replayed event.
+        first: dict[str, int] = {}
+        while len(first) < len(ops):
+            message = await receive(ws)
+            assert message["type"] == "next", message
+            first.setdefault(message["id"], 0)
+        await subscribe(ws, job_id, "one-too-many")
+        while (message := await receive(ws))["id"] != "one-too-many":
+            pass
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == "rate_limited"
+
+        gated.gate.set()
+        await ws.send(json.dumps({"id": "0", "type": "complete"}))  # one ends early: a slot frees
+        done: set[str] = set()
+        while len(done) < len(ops) - 1:
+            message = await receive(ws)
+            if message["type"] == "complete":
+                done.add(message["id"])
+        await subscribe(ws, job_id, "after")
+        events = await events_until_complete(ws, "after")
+        assert events[-1]["status"] == "SUCCEEDED"
+    finally:
+        await ws.close()
