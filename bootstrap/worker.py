@@ -6,19 +6,26 @@ builds the same container as the API, loads the models once, and runs
 over Redis pub/sub, to whichever API process holds the subscription. arq re-delivers a job
 whose worker died once its lease (``ARQ_JOB_TIMEOUT_S``) expires; ``execute`` never stores a
 call twice, because the call and the job's success are committed together.
+
+Losing Redis does not end the process: the jobs in flight finish (their outcome is in the
+job table), then the worker connects again and goes on once Redis answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from typing import Any
 
 from bootstrap.container import Container, build_container
 from bootstrap.settings import Settings
-from core.errors import CallyticsError, JobDeferred
-from core.queue import ARQ_FUNCTION, context_from
+from core.errors import CallyticsError, DatabaseUnavailableError, JobDeferred
+from core.queue import ARQ_FUNCTION, REDIS_ERRORS, context_from
 
 log = logging.getLogger(__name__)
+# A job that met an unreachable database is handed back to arq and tried again after this.
+DATABASE_RETRY_S = 5.0
 
 
 async def run_analysis_job(
@@ -32,6 +39,11 @@ async def run_analysis_job(
         from arq import Retry
 
         raise Retry(defer=deferred.delay_s) from deferred
+    except DatabaseUnavailableError as exc:  # the row could not be written: run it again
+        from arq import Retry
+
+        log.warning("job %s: %s; retrying in %.0f s", job_id, exc, DATABASE_RETRY_S)
+        raise Retry(defer=DATABASE_RETRY_S) from exc
     except CallyticsError as exc:  # the job row holds the reason; arq need not retry
         log.warning("job %s failed: %s", job_id, exc)
         return "failed"
@@ -80,8 +92,6 @@ def worker_settings(settings: Settings, container: Container | None = None) -> d
 
 def run_worker(settings: Settings, *, metrics_port: int = 9100) -> None:
     """Run jobs until stopped; ``metrics_port`` (0: none) serves /metrics on all interfaces."""
-    from arq.worker import Worker
-
     from bootstrap.tracing import instrument_database, setup_tracing
 
     setup_tracing(settings, "callytics-worker")
@@ -101,4 +111,28 @@ def run_worker(settings: Settings, *, metrics_port: int = 9100) -> None:
                 metrics_port,
                 exc,
             )
-    Worker(**options).run()
+    serve_jobs(options)
+
+
+def serve_jobs(options: dict[str, Any], *, retry_s: float = 1.0) -> None:
+    """Run an arq worker with ``options`` until it is stopped (SIGINT, SIGTERM).
+
+    When Redis goes away the arq worker ends; its jobs in flight are finished first. A new
+    one then starts, and waits for Redis (arq retries the connection), instead of the
+    process exiting with the jobs it could have run.
+    """
+    from arq.worker import Worker
+
+    while True:
+        worker = Worker(**options)
+        try:
+            worker.run()
+            return
+        except REDIS_ERRORS as exc:
+            log.warning("worker: lost Redis (%s); running jobs again once it is back", exc)
+        finally:
+            pool = worker._pool  # left open when Redis failed during close()
+            if pool is not None:
+                with contextlib.suppress(*REDIS_ERRORS):
+                    worker.loop.run_until_complete(pool.close(close_connection_pool=True))
+        time.sleep(retry_s)  # arq's own connection retries wait longer than this

@@ -6,6 +6,10 @@ them to arq, and ``callytics worker`` processes anywhere run them. Either way th
 the source of truth: on start-up the local queue picks up every job that was queued or
 running when the process stopped, and the arq queue re-enqueues the queued ones (arq itself
 re-delivers a job whose worker died once the job's in-progress lease expires).
+
+Outages: a local job that could not be written because the database was unreachable runs
+again, backing off, once it is back; a job the arq queue could not hand over because Redis
+was down waits in the table and is handed over when Redis answers again.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from typing import Any, Protocol
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract, inject
+from redis.exceptions import RedisError
 
-from core.errors import JobDeferred
+from core.errors import DatabaseUnavailableError, JobDeferred
 from core.jobs import AnalysisService
 from core.persistence.repositories import JobRepository
 
 log = logging.getLogger(__name__)
 
 ARQ_FUNCTION = "run_analysis_job"
+REDIS_ERRORS = (RedisError, OSError)
 
 
 def context_from(carrier: dict[str, str] | None) -> Context | None:
@@ -59,6 +65,8 @@ class LocalJobQueue:
         self._deferred: dict[str, asyncio.TimerHandle] = {}
         # The trace context each job was enqueued in (the request's): its span joins it.
         self._contexts: dict[str, Context] = {}
+        # Jobs that met a database outage, and how many times in a row.
+        self._outages: dict[str, int] = {}
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -94,18 +102,38 @@ class LocalJobQueue:
             job_id = await self._queue.get()
             self._running.add(job_id)
             try:
+                if job_id in self._outages and await asyncio.to_thread(self._ended, job_id):
+                    continue  # its end was written after all
                 await self.service.execute(job_id, trace_context=self._contexts.get(job_id))
             except asyncio.CancelledError:
                 raise
             except JobDeferred as deferred:  # a stage is down: try again later
+                self._outages.pop(job_id, None)
                 self._defer(job_id, deferred.delay_s)
+            except DatabaseUnavailableError as exc:
+                # The job could not be written (its row is still queued or running, and
+                # no call was stored): run it again once the server is back.
+                self._defer(job_id, self._outage_delay(job_id))
+                log.warning("job %s: %s (%s); trying again", job_id, exc.message, exc.__cause__)
             except Exception:  # the job row already says why
                 log.debug("job %s ended with an error", job_id, exc_info=True)
             finally:
                 if job_id not in self._deferred:  # its trace context waits with it
                     self._contexts.pop(job_id, None)
+                    self._outages.pop(job_id, None)
                 self._running.discard(job_id)
                 self._queue.task_done()
+
+    def _ended(self, job_id: str) -> bool:
+        with self.service.database.session() as session:
+            job = JobRepository(session).get(job_id)
+            return job is None or job.status in ("succeeded", "failed")
+
+    def _outage_delay(self, job_id: str) -> float:
+        """Back off while the database stays down: 0.5 s (or JOB_RETRY_DELAY_S), doubling,
+        up to 30 s."""
+        count = self._outages[job_id] = self._outages.get(job_id, 0) + 1
+        return float(min(30.0, max(0.5, self.service.retry_delay_s) * 2 ** (count - 1)))
 
     def _defer(self, job_id: str, delay_s: float) -> None:
         def again() -> None:
@@ -125,6 +153,7 @@ class LocalJobQueue:
             timer.cancel()
         self._deferred.clear()
         self._contexts.clear()
+        self._outages.clear()
         for task in self._workers:
             task.cancel()
         for task in self._workers:
@@ -144,22 +173,42 @@ class LocalJobQueue:
 
 
 class ArqJobQueue:
-    backend = "arq"
+    """Jobs handed to arq on Redis; ``callytics worker`` processes run them.
 
-    def __init__(self, service: AnalysisService, redis_url: str, concurrency: int = 1) -> None:
+    Redis may fail or come back empty; the job table still says which jobs wait. A job that
+    could not be handed over (Redis down) stays queued in the table and is handed over once
+    Redis answers again, and when Redis has lost its data (restarted without persistence:
+    the marker key written at start is gone) every queued job is handed over again. Both
+    are checked every ``reconcile_s``; handing a job over twice is a no-op (its id is arq's).
+    """
+
+    backend = "arq"
+    MARKER = "callytics:arq-queue"  # present while Redis keeps what it was given
+
+    def __init__(
+        self,
+        service: AnalysisService,
+        redis_url: str,
+        concurrency: int = 1,
+        *,
+        reconcile_s: float = 2.0,
+    ) -> None:
         self.service = service
         self.redis_url = redis_url
         self.concurrency = concurrency
+        self.reconcile_s = reconcile_s
         self._pool: Any = None
+        self._pending: dict[str, dict[str, str]] = {}  # job id -> its trace context
+        self._reconciler: asyncio.Task[None] | None = None
+        self._redis_down = False
 
     async def start(self) -> None:
         from arq import create_pool
         from arq.connections import RedisSettings
 
         self._pool = await create_pool(RedisSettings.from_dsn(self.redis_url))
-        queued = await asyncio.to_thread(self._queued)
-        for job_id in queued:
-            await self.enqueue(job_id)
+        await self._hand_over_queued()
+        self._reconciler = asyncio.create_task(self._reconcile(), name="arq-reconcile")
 
     def _queued(self) -> list[str]:
         with self.service.database.session() as session:
@@ -168,13 +217,62 @@ class ArqJobQueue:
     async def enqueue(self, job_id: str) -> None:
         if self._pool is None:
             raise RuntimeError("the job queue is not started")
-        # The job id doubles as arq's id: enqueueing the same job twice is a no-op.
         # The W3C trace context travels with it: the worker's job span joins this trace.
         carrier: dict[str, str] = {}
         inject(carrier)
+        try:
+            await self._enqueue(job_id, carrier)
+        except REDIS_ERRORS as exc:
+            # The job row is queued: it is handed over once Redis answers again.
+            self._pending[job_id] = carrier
+            self._lost_redis(exc)
+
+    async def _enqueue(self, job_id: str, carrier: dict[str, str]) -> None:
+        # The job id doubles as arq's id: enqueueing the same job twice is a no-op.
         await self._pool.enqueue_job(ARQ_FUNCTION, job_id, _job_id=job_id, trace_context=carrier)
 
+    async def _hand_over_queued(self) -> None:
+        """Every job the table says is queued, then the marker (so none is missed)."""
+        for job_id in await asyncio.to_thread(self._queued):
+            await self._enqueue(job_id, self._pending.get(job_id, {}))
+            self._pending.pop(job_id, None)
+        await self._pool.set(self.MARKER, b"1")
+
+    async def _reconcile(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_s)
+            try:
+                await self._reconcile_once()
+            except asyncio.CancelledError:
+                raise
+            except REDIS_ERRORS as exc:
+                self._lost_redis(exc)
+            except Exception:  # the database, say: try again at the next round
+                log.exception("job queue: could not hand the queued jobs to arq")
+
+    async def _reconcile_once(self) -> None:
+        marker = await self._pool.exists(self.MARKER)
+        if self._redis_down:
+            self._redis_down = False
+            log.info("job queue: Redis is reachable again")
+        if not marker:
+            log.warning("job queue: Redis lost the arq queue; handing every queued job over")
+            await self._hand_over_queued()
+        for job_id, carrier in list(self._pending.items()):
+            await self._enqueue(job_id, carrier)
+            self._pending.pop(job_id, None)
+
+    def _lost_redis(self, exc: BaseException) -> None:
+        if not self._redis_down:
+            self._redis_down = True
+            log.warning("job queue: Redis unavailable (%s); queued jobs wait in the job table", exc)
+
     async def stop(self) -> None:
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+            self._reconciler = None
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None

@@ -39,3 +39,28 @@ def database(request, tmp_path):
 
     with temp_database(request.param, tmp_path) as db:
         yield db
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A started redis-server of this test's own (free loopback port), killed afterwards;
+    the test may kill it and ``start()`` it again on the same port."""
+    from tests.support.servers import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def private_postgres():
+    """A started PostgreSQL cluster of this test's own, which it may stop and restart."""
+    from tests.support.servers import PostgresCluster
+
+    cluster = PostgresCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.destroy()

@@ -1,4 +1,10 @@
-"""Engine and sessions; schema upgrades through Alembic."""
+"""Engine and sessions; schema upgrades through Alembic.
+
+A PostgreSQL server that restarts breaks the pooled connections: each is checked before use
+(``pool_pre_ping``) and replaced. While the server cannot be reached at all, a unit of work
+raises :class:`DatabaseUnavailableError` (HTTP 503, ``database_unavailable``) rather than the
+driver's error.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import DatabaseUnavailableError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -31,6 +40,24 @@ def normalise_url(url: str) -> str:
 
 
 MIGRATION_LOCK = 72614  # pg_advisory_xact_lock key (core.search uses 72615)
+# SQLSTATEs of a server that is not there: connection exceptions (class 08), shut down by an
+# administrator or a crash, starting up or shutting down.
+UNREACHABLE_STATES = ("57P01", "57P02", "57P03")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error says the server is not there (rather than the SQL is wrong).
+
+    A failed connect carries no SQLSTATE; a connection the server ended is "invalidated".
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state.startswith("08") or state in UNREACHABLE_STATES
 
 
 class Database:
@@ -53,13 +80,24 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any error."""
+        """A unit of work: commits on success, rolls back on any error. A server that cannot
+        be reached raises :class:`DatabaseUnavailableError`."""
         with self.sessions() as session:
             try:
                 yield session
                 session.commit()
-            except BaseException:
-                session.rollback()
+            except BaseException as exc:
+                down = self.dialect == "postgresql" and unreachable(exc)
+                try:
+                    session.rollback()
+                except DBAPIError:
+                    if not down:
+                        raise
+                if down:  # the driver's words (host, port) stay in the chain, for the logs
+                    raise DatabaseUnavailableError(
+                        "The database cannot be reached (it is restarting or down).",
+                        "Try again shortly.",
+                    ) from exc
                 raise
 
     def upgrade(self, revision: str = "head") -> None:

@@ -11,7 +11,7 @@ import io
 import socket
 import threading
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,10 +74,13 @@ def fake_engines(transcriber: Any = None) -> dict[str, Any]:
     }
 
 
-def fake_container(settings: Settings, **engines: Any) -> Container:
+def fake_container(settings: Settings, *, real: Iterable[str] = (), **engines: Any) -> Container:
+    """The container with fake engines; those named in ``real`` stay as ``settings`` make
+    them (a gRPC stage client, say)."""
     container = build_container(settings)
     for name, engine in {**fake_engines(), **engines}.items():
-        getattr(container, name).override(providers.Object(engine))
+        if name not in real:
+            getattr(container, name).override(providers.Object(engine))
     # The learned sentiment head and search read vectors from the in-process embedder.
     container.local_embedder.override(container.embedder)
     return container

@@ -99,9 +99,10 @@ class ServeProcess:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        """``args``: more options for `callytics worker` (``--metrics-port 0``, say)."""
         self.proc = subprocess.Popen(
-            [*callytics_command(), "worker"],
+            [*callytics_command(), "worker", *args],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -132,6 +133,11 @@ class WorkerProcess:
                 raise AssertionError(f"worker exited:\n{''.join(self.output)}")
             if text in line:
                 return
+
+    def kill(self) -> None:
+        """SIGKILL, mid-job: no shutdown handler runs, its arq lease is left to expire."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -284,3 +284,25 @@ async def test_the_local_queue_runs_a_deferred_job_again(database, tmp_path):
         assert statuses[-1] == "succeeded" and transcriber.calls == 2
     finally:
         await queue.stop()
+
+
+class _Raising:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    async def execute(self, job_id: str, trace_context: object = None) -> None:
+        raise self.exc
+
+
+async def test_an_arq_job_that_met_an_unreachable_database_is_retried_not_failed():
+    from arq import Retry
+
+    from bootstrap.worker import DATABASE_RETRY_S, run_analysis_job
+    from core.errors import DatabaseUnavailableError, InvalidInputError
+
+    down = _Raising(DatabaseUnavailableError("The database cannot be reached."))
+    with pytest.raises(Retry) as retry:
+        await run_analysis_job({"service": down}, "job-1")
+    assert retry.value.defer_score == DATABASE_RETRY_S * 1000
+    bad = _Raising(InvalidInputError("not audio"))
+    assert await run_analysis_job({"service": bad}, "job-2") == "failed"
