@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _provider: Any = None
-_instrumented: set[int] = set()
+_instrumented: set[int] = set()  # apps (FastAPI instrumentation)
 
 
 def setup_tracing(settings: Any, service_name: str, *, provider: Any = None) -> Any:
@@ -75,14 +75,23 @@ def instrument_app(app: Any) -> None:
 
 
 def instrument_database(database: Any) -> None:
-    """Spans for the SQL statements of one :class:`core.persistence.database.Database`."""
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    """Spans for the SQL statements of one :class:`core.persistence.database.Database`.
+
+    The engine gets its own ``EngineTracer`` (the instrumentation's per-engine listener):
+    ``SQLAlchemyInstrumentor().instrument()`` is a once-per-process singleton, which would
+    leave every engine after the first one untraced."""
+    from opentelemetry.instrumentation.sqlalchemy import __name__ as scope
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
 
     engine = database.engine
-    if id(engine) in _instrumented:
+    if getattr(engine, "_callytics_traced", False):
         return
-    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=_provider)
-    _instrumented.add(id(engine))
+    usage = get_meter(scope).create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(trace.get_tracer(scope, tracer_provider=_provider), engine, usage)
+    engine._callytics_traced = True
 
 
 class TraceContextFilter(logging.Filter):

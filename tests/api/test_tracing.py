@@ -95,6 +95,10 @@ def test_a_job_its_stages_and_a_grpc_stage_share_one_trace(make_client, portal, 
     assert grpc_server.parent is not None
     assert grpc_server.parent.span_id == grpc_client.context.span_id
 
+    # The job's SQL statements are spans of its trace too (SQLAlchemy instrumented).
+    sql = [s for s in finished if s.attributes and "db.statement" in s.attributes]
+    assert any(s.context.trace_id == trace_id for s in sql), {s.name for s in finished}
+
 
 class _Pool:
     def __init__(self) -> None:
