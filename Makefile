@@ -17,7 +17,7 @@ PYANNOTE_VENV ?= .venv-pyannote
 PYANNOTE_PY   := $(PYANNOTE_VENV)/bin/python
 PYANNOTE_DIR  ?= models/pyannote
 
-.PHONY: install system-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
+.PHONY: install system-deps bench-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
 
 install: system-deps $(VENV)/.installed
 
@@ -25,6 +25,11 @@ install: system-deps $(VENV)/.installed
 system-deps:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
 	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng sox >/dev/null )
+
+# wrk drives bench/load.py only (`make bench-deps`); the tests never need it.
+bench-deps:
+	@command -v wrk >/dev/null || \
+	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null )
 
 # torch is pinned (torch==2.13.0, CPU) in pyproject.toml itself.
 $(VENV)/.installed: pyproject.toml
@@ -67,7 +72,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow" --ignore=tests/pyannote
 
 # The measuring instrument (figures for bench/RESULTS.md; takes minutes, not part of `make test`).
-bench: install
+bench: install bench-deps
 	$(PY) -m bench accuracy
 	$(PY) -m bench speed
 	$(PY) -m bench der
