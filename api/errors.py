@@ -37,29 +37,28 @@ class UploadTooLargeError(InvalidInputError):
     code = "upload_too_large"
 
 
+# The first class that matches gives the status: subclasses before their bases.
+STATUSES: tuple[tuple[type[CallyticsError], int], ...] = (
+    (UnauthorizedError, 401),
+    (ForbiddenError, 403),
+    (GoneError, 410),
+    (RateLimitedError, 429),
+    (StorageFullError, 507),
+    (DatabaseUnavailableError, 503),
+    (NotFoundError, 404),
+    (UploadTooLargeError, 413),
+    (AudioTooLongError, 422),  # an unsupported input, but the file itself is audio
+    (UnsupportedAudioError, 415),
+    (InvalidInputError, 422),
+    (StageError, 503),
+    (ModelNotFoundError, 503),
+)
+
+
 def status_for(exc: CallyticsError) -> int:
-    if isinstance(exc, UnauthorizedError):
-        return 401
-    if isinstance(exc, ForbiddenError):
-        return 403
-    if isinstance(exc, GoneError):
-        return 410
-    if isinstance(exc, RateLimitedError):
-        return 429
-    if isinstance(exc, StorageFullError):
-        return 507
-    if isinstance(exc, DatabaseUnavailableError):
-        return 503
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, UploadTooLargeError):
-        return 413
-    if isinstance(exc, UnsupportedAudioError) and not isinstance(exc, AudioTooLongError):
-        return 415
-    if isinstance(exc, InvalidInputError):
-        return 422
-    if isinstance(exc, (StageError, ModelNotFoundError)):
-        return 503
+    for kind, status in STATUSES:
+        if isinstance(exc, kind):
+            return status
     return 500 if type(exc) is CallyticsError else 503
 
 

@@ -47,11 +47,12 @@ def server(app) -> Any:
         yield live
 
 
-async def submit(server: LiveServer) -> str:
+async def submit(server: LiveServer, headers: dict[str, str] | None = None) -> str:
     operations = {"query": ANALYZE, "variables": {"file": None}}
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
         response = await http.post(
             "/graphql",
+            headers=headers,
             data={
                 "operations": json.dumps(operations),
                 "map": json.dumps({"0": ["variables.file"]}),

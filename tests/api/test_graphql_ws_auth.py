@@ -7,7 +7,6 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
@@ -15,14 +14,14 @@ from api.app import create_app
 from api.graphql.limits import MAX_SUBSCRIPTIONS
 from core.auth import AccessRole, TokenCodec, hash_key
 from tests.api.test_graphql_ws import (
-    ANALYZE,
     TIMEOUT,
     WORDS,
     events_until_complete,
     receive,
+    submit,
     subscribe,
 )
-from tests.support.app import GatedTranscriber, LiveServer, fake_container, make_settings, wav_bytes
+from tests.support.app import GatedTranscriber, LiveServer, fake_container, make_settings
 
 SECRET = "ws-test-secret-0123456789abcdef0123456789"
 STATIC_KEY = "cly_0000beef_a-static-key-for-the-websocket-tests"
@@ -61,22 +60,6 @@ async def open_ws(
     )
     await ws.send(json.dumps(init))
     return ws
-
-
-async def submit(server: LiveServer) -> str:
-    operations = {"query": ANALYZE, "variables": {"file": None}}
-    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
-        response = await http.post(
-            "/graphql",
-            headers={"Authorization": f"Bearer {token(AccessRole.ANALYST)}"},
-            data={
-                "operations": json.dumps(operations),
-                "map": json.dumps({"0": ["variables.file"]}),
-            },
-            files={"0": ("call.wav", wav_bytes(10), "audio/wav")},
-        )
-    assert response.status_code == 200 and "errors" not in response.json(), response.text
-    return str(response.json()["data"]["analyzeCall"]["jobId"])
 
 
 @pytest.mark.parametrize("payload", [{}, None, {"Authorization": "Bearer cly_1234_nope"}])
@@ -126,7 +109,7 @@ async def test_an_upgrade_request_with_a_bearer_header_needs_no_payload(server):
 
 
 async def test_one_connection_may_hold_only_so_many_subscriptions(server, gated):
-    job_id = await submit(server)
+    job_id = await submit(server, {"Authorization": f"Bearer {token(AccessRole.ANALYST)}"})
     assert await asyncio.to_thread(gated.entered.wait, TIMEOUT)  # held in ASR
     ws = await open_ws(server, {"Authorization": f"Bearer {token(AccessRole.VIEWER)}"})
     try:
