@@ -7,6 +7,7 @@
     load           REST read and search under concurrent clients, with wrk (bench/load.py)
     search         semantic search at 100,000 utterances (bench/search.py)
     grpc_overhead  one call all in-process vs all over gRPC (bench/grpc_overhead.py)
+    pii            PII redaction recall and precision, and a call read aloud (bench/pii.py)
 
 Each prints markdown tables for bench/RESULTS.md; ``--help`` after a name gives its options.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead")
+COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead", "pii")
 
 
 def main(argv: list[str] | None = None) -> None:

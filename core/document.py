@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -59,10 +60,21 @@ def analysis_dict(a: CallAnalysis | None) -> dict[str, Any] | None:
     }
 
 
+def redaction_dict(result: CallResult) -> dict[str, Any]:
+    redactions = result.redactions or []
+    entities = [
+        {"type": r.type, "utterance": r.utterance, "start": r.start, "end": r.end}
+        for r in redactions
+    ]
+    counts = dict(Counter(r.type for r in redactions))
+    return {"enabled": True, "audio": "silenced", "counts": counts, "entities": entities}
+
+
 def build_document(
     call_id: str, filename: str, created_at: datetime, result: CallResult
 ) -> dict[str, Any]:
-    return {
+    """The document; with PII redaction on, it also says what was redacted, and where."""
+    document = {
         "id": call_id,
         "filename": filename,
         "created_at": created_at.isoformat(),
@@ -81,3 +93,6 @@ def build_document(
         "stages": result.stages,
         "warnings": list(result.warnings),
     }
+    if result.redactions is not None:
+        document["redaction"] = redaction_dict(result)
+    return document

@@ -46,6 +46,7 @@ from core.events import EventBus, JobEvent, LocalEventBus
 from core.persistence.database import Database
 from core.persistence.models import utcnow
 from core.persistence.repositories import CallRepository, JobRepository, as_utc
+from core.pii import silence, write_wav
 from core.pipeline import AnalysisOptions, CallPipeline
 
 _tracer = trace.get_tracer("callytics.jobs")
@@ -376,9 +377,16 @@ class AnalysisService:
             await writer.drain()
             document = build_document(job.call_id, job.filename, utcnow(), result)
             sha = await asyncio.to_thread(file_sha256, audio_path)
-            final = await asyncio.to_thread(
-                self._store, job.id, job.call_id, job.kind, document, sha, result
-            )
+            redacted = await asyncio.to_thread(self._redacted_audio, job, audio, result)
+            try:
+                final = await asyncio.to_thread(
+                    self._store, job.id, job.call_id, job.kind, document, sha, result, redacted
+                )
+            except BaseException:
+                self._discard_audio(redacted)
+                raise
+            if redacted is not None and redacted != job.audio_path:
+                self._discard_audio(job.audio_path)  # only the redacted recording is kept
         except asyncio.CancelledError:
             await writer.close()
             await asyncio.shield(
@@ -440,15 +448,36 @@ class AnalysisService:
                 raise NotFoundError(f"No job {job_id}.")
             return job
 
+    def _redacted_audio(self, job: Any, audio: Any, result: Any) -> str | None:
+        """With PII redaction on, the recording with the redacted words silenced (a WAV next
+        to the original, which goes once the call is stored); None otherwise."""
+        if result.redactions is None or not self.keep_audio or self.audio_store is None:
+            return None
+        target = self.audio_store.root / f"{job.call_id}.redacted.wav"
+        try:
+            write_wav(silence(audio, result.redactions), str(target))
+        except OSError as exc:
+            target.unlink(missing_ok=True)
+            raise self.audio_store.storage_full(exc) or exc from exc
+        return str(target)
+
     def _store(
-        self, job_id: str, call_id: str, kind: str, document: dict[str, Any], sha: str, result: Any
+        self,
+        job_id: str,
+        call_id: str,
+        kind: str,
+        document: dict[str, Any],
+        sha: str,
+        result: Any,
+        redacted_audio: str | None = None,
     ) -> JobEvent:
-        """Write the call and the job's success in one transaction."""
+        """Write the call and the job's success in one transaction. ``redacted_audio``
+        becomes the call's recording instead of the uploaded one."""
         with self.database.session() as session:
             calls = CallRepository(session)
             jobs = JobRepository(session)
             job = jobs.get(job_id)
-            audio_path = job.audio_path if job is not None else None
+            audio_path = redacted_audio or (job.audio_path if job is not None else None)
             actor = job.submitted_by if job is not None else None
             created_by = actor
             if kind == "reanalyze":

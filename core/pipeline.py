@@ -36,6 +36,7 @@ from core.domain import (
     Utterance,
 )
 from core.errors import CallyticsError, StageError
+from core.pii import PiiRedactor, Redaction
 from core.ports import CallAnalyzer, Diarizer, Embedder, SentimentAnalyzer, Transcriber
 from core.roles import assign_roles
 
@@ -66,6 +67,7 @@ class AnalysisOptions:
     min_speakers: int | None = None
     max_speakers: int | None = None
     agent_channel: int | None = None  # None: the configured default
+    redact_pii: bool | None = None  # None: the REDACT_PII setting
 
     def diarization(self) -> DiarizationOptions:
         return DiarizationOptions(self.num_speakers, self.min_speakers, self.max_speakers)
@@ -84,6 +86,7 @@ class CallResult:
     warnings: list[str] = field(default_factory=list)
     utterance_vectors: np.ndarray | None = None
     call_vector: np.ndarray | None = None
+    redactions: list[Redaction] | None = None  # None: redaction was off
 
 
 def loudness_dbfs(
@@ -125,7 +128,10 @@ class CallPipeline:
         *,
         agent_channel: int = 0,
         optional_attempts: int = 2,
+        redact_pii: bool = False,
+        redactor: PiiRedactor | None = None,
     ) -> None:
+        """``redact_pii``: the default when a call's options leave it out (REDACT_PII)."""
         self.diarizer = diarizer
         self.transcriber = transcriber
         self.sentiment = sentiment
@@ -133,6 +139,8 @@ class CallPipeline:
         self.analyzer = analyzer
         self.agent_channel = agent_channel
         self.optional_attempts = max(1, optional_attempts)
+        self.redact_pii = redact_pii
+        self.redactor = redactor or PiiRedactor()
 
     def stage_engines(self) -> dict[str, Any]:
         return {
@@ -228,6 +236,18 @@ class CallPipeline:
         method = "channel" if diarization.method == "channel" else "content"
         record("roles", None, t0, method=method)
 
+        # 3b. PII redaction: before anything else reads the text (sentiment, embedding, the
+        # llm, the document), so the words it replaces go no further than this process.
+        redactions = None
+        if self.redact_pii if options.redact_pii is None else options.redact_pii:
+            t0 = time.perf_counter()
+            with _stage_span("redaction"):
+                redactions = self.redactor.redact(utterances)
+            stages["redaction"] = {
+                "seconds": round(time.perf_counter() - t0, 3),
+                "entities": len(redactions),
+            }
+
         # 4. sentiment (optional)
         texts = [u.text for u in utterances]
         t0 = time.perf_counter()
@@ -300,6 +320,7 @@ class CallPipeline:
             warnings=warnings,
             utterance_vectors=None if vectors is None else np.asarray(vectors, dtype=np.float32),
             call_vector=call_vector,
+            redactions=redactions,
         )
 
     # -------------------------------------------------------------------- helpers

@@ -236,6 +236,11 @@ class Call:
     warnings: list[str] = strawberry.field(
         description="Optional stages that failed, so parts of the document are missing."
     )
+    redaction: JSON | None = strawberry.field(
+        default=None,
+        description="With PII redaction on: `counts` per type and `entities` (type, "
+        "utterance, start, end) replaced by tags and silenced in the recording.",
+    )
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Call:
@@ -254,4 +259,5 @@ class Call:
             analysis=Analysis.from_dict(analysis) if analysis else None,
             stages=JSON(doc.get("stages") or {}),
             warnings=list(doc.get("warnings") or []),
+            redaction=JSON(doc["redaction"]) if doc.get("redaction") else None,
         )

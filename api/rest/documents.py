@@ -102,6 +102,23 @@ class Analysis(_Open):
     provider: str = Field(examples=["openai:gpt-4o-mini", "local"])
 
 
+class RedactedEntity(_Open):
+    type: str = Field(examples=["CARD_NUMBER"])
+    utterance: int
+    start: float
+    end: float
+
+
+class Redaction(_Open):
+    """Present when PII redaction was on: what was replaced by tags in the text and
+    silenced in the stored recording."""
+
+    enabled: bool
+    audio: str = Field(examples=["silenced"])
+    counts: dict[str, int]
+    entities: list[RedactedEntity]
+
+
 class CallDocument(_Open):
     """Everything known about one analysed call."""
 
@@ -119,3 +136,6 @@ class CallDocument(_Open):
         description="Per stage: backend, engine, model, device and seconds taken."
     )
     warnings: list[str]
+    redaction: Redaction | None = Field(
+        default=None, description="Only when PII redaction was on (REDACT_PII or redact_pii)."
+    )

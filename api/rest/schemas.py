@@ -55,6 +55,13 @@ class AnalysisOptionsIn(BaseModel):
         examples=[0],
     )
 
+    redact_pii: bool | None = Field(
+        default=None,
+        description="Replace personal data (card, account and phone numbers, e-mails, dates "
+        "of birth, addresses, names) with typed tags in the stored transcript and silence it "
+        "in the stored recording. Left out: the REDACT_PII setting.",
+    )
+
     def to_options(self) -> AnalysisOptions:
         return AnalysisOptions(**self.model_dump())
 
