@@ -11,16 +11,17 @@ import binascii
 import builtins
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 
+from core.categories import names_for
 from core.errors import InvalidInputError, NotFoundError
 from core.persistence.database import Database
-from core.persistence.models import CallRow, JobRow
+from core.persistence.models import CallCategoryRow, CallRow, CategoryRow, JobRow
 from core.persistence.repositories import CallRepository, as_utc
 
 SentimentFilter = Literal["positive", "neutral", "negative"]
@@ -37,6 +38,7 @@ class CallFilters:
     resolution: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    category: str | None = None  # a custom category's name (core/categories.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class CallSummary:
     customer_sentiment: float | None
     topics: list[str]
     summary: str | None
+    categories: list[str] = field(default_factory=list)  # custom categories' names
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ class CallCatalog:
         with self.database.session() as session:
             rows = list(session.scalars(query))
             total = session.scalar(select(func.count()).select_from(CallRow).where(*conditions))
-            items = [self._summary(r) for r in rows[:limit]]
+            names = category_names(session, [r.id for r in rows[:limit]])
+            items = [self._summary(r, names.get(r.id, [])) for r in rows[:limit]]
         more = len(rows) > limit
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
         return CallPage(items, next_cursor, int(total or 0))
@@ -144,12 +148,22 @@ class CallCatalog:
             conditions.append(CallRow.created_at >= as_utc(f.created_after))
         if f.created_before:
             conditions.append(CallRow.created_at < as_utc(f.created_before))
+        if f.category is not None:
+            tagged = (
+                select(CallCategoryRow.call_id)
+                .join(CategoryRow, CategoryRow.id == CallCategoryRow.category_id)
+                .where(
+                    CallCategoryRow.call_id == CallRow.id,
+                    CategoryRow.name == f.category.strip().lower(),
+                )
+            )
+            conditions.append(exists(tagged))
         if f.created_after and f.created_before and f.created_after >= f.created_before:
             raise InvalidInputError("created_after must be earlier than created_before.")
         return conditions
 
     @staticmethod
-    def _summary(row: CallRow) -> CallSummary:
+    def _summary(row: CallRow, categories: builtins.list[str] | None = None) -> CallSummary:
         analysis = (row.document or {}).get("analysis") or {}
         return CallSummary(
             id=row.id,
@@ -162,6 +176,7 @@ class CallCatalog:
             customer_sentiment=row.customer_sentiment,
             topics=list(row.topics or []),
             summary=analysis.get("summary"),
+            categories=list(categories or []),
         )
 
     # ---------------------------------------------------------------- one call
@@ -261,6 +276,11 @@ def job_dict(row: JobRow) -> dict[str, Any]:
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),
     }
+
+
+def category_names(session: Any, call_ids: builtins.list[str]) -> dict[str, builtins.list[str]]:
+    """Each call's custom category names, sorted (one query for a page of calls)."""
+    return names_for(session, call_ids) if call_ids else {}
 
 
 def _escape_like(value: str) -> str:

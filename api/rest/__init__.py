@@ -1,4 +1,5 @@
-"""REST under /v1: calls, jobs, search, cache statistics and API keys.
+"""REST under /v1: calls, jobs, search, cache statistics, API keys, custom categories, and agent and
+trend views.
 
 Every route needs the viewer role at least (a no-op with authentication off); the routes
 that change things ask for more in their own signature (``Analyst``, ``Admin``).
@@ -7,10 +8,10 @@ that change things ask for more in their own signature (``Analyst``, ``Admin``).
 from fastapi import APIRouter, Depends
 
 from api.auth import require_viewer
-from api.rest import cache, calls, jobs, keys, search
+from api.rest import cache, calls, categories, insights, jobs, keys, search
 
 router = APIRouter(dependencies=[Depends(require_viewer)])
-for module in (calls, jobs, search, cache, keys):
+for module in (calls, jobs, search, cache, keys, categories, insights):
     router.include_router(module.router)
 
 __all__ = ["router"]

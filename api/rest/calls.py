@@ -48,6 +48,10 @@ def call_filters(
     created_before: Annotated[
         datetime | None, Query(description="Analysed before (ISO 8601; UTC if naive).")
     ] = None,
+    category: Annotated[
+        str | None,
+        Query(max_length=100, description="Calls tagged with this custom category (its name)."),
+    ] = None,
 ) -> CallFilters:
     return CallFilters(
         topic=topic,
@@ -56,6 +60,7 @@ def call_filters(
         resolution=resolution.value if resolution else None,
         created_after=created_after,
         created_before=created_before,
+        category=category,
     )
 
 
@@ -86,7 +91,7 @@ async def upload_call(
     options: Annotated[AnalysisOptionsIn, Form()],
 ) -> Accepted:
     submitted = await submit_upload(
-        runtime, file, file.filename, options.to_options(), principal=principal
+        runtime, file, file.filename, options.to_options(), principal=principal, agent=options.agent
     )
     return accepted(request, response, submitted.handle)
 

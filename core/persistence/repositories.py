@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from core.errors import GoneError, NotFoundError
 from core.events import JobEvent
-from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow, utcnow
+from core.persistence.models import (
+    CallCategoryRow,
+    CallRow,
+    JobEventRow,
+    JobRow,
+    UtteranceRow,
+    utcnow,
+)
 
 
 def to_blob(vector: np.ndarray | None) -> bytes | None:
@@ -43,6 +50,7 @@ class CallRepository:
         utterance_vectors: np.ndarray | None,
         created_by: str | None = None,
         updated_by: str | None = None,
+        agent: str | None = None,
     ) -> CallRow:
         """Stage a whole call (call row + utterances) in the session; the caller commits."""
         analysis = document.get("analysis") or {}
@@ -72,6 +80,7 @@ class CallRepository:
             embedding=to_blob(call_vector),
             created_by=created_by,
             updated_by=updated_by or created_by,
+            agent=agent,
         )
         for i, u in enumerate(document["utterances"]):
             sentiment = u.get("sentiment") or {}
@@ -153,6 +162,7 @@ class CallRepository:
         if row is None:
             return None
         self.session.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
+        self.session.execute(delete(CallCategoryRow).where(CallCategoryRow.call_id == call_id))
         now = utcnow()
         row.filename = ""
         row.document = {}
@@ -187,6 +197,7 @@ class JobRepository:
         *,
         kind: str = "analyze",
         submitted_by: str | None = None,
+        agent: str | None = None,
     ) -> JobEvent:
         row = JobRow(
             id=job_id,
@@ -200,6 +211,7 @@ class JobRepository:
             audio_path=audio_path,
             attempts=0,
             submitted_by=submitted_by,
+            agent=agent,
             created_at=utcnow(),
         )
         self.session.add(row)
