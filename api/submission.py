@@ -32,6 +32,18 @@ class Submitted:
     event: JobEvent
 
 
+def validate_agent(agent: str | None) -> str | None:
+    """The agent who handled the call (upload metadata): 1 to 100 printable characters."""
+    if agent is None or not agent.strip():
+        return None
+    agent = agent.strip()
+    if len(agent) > 100 or not agent.isprintable():
+        raise InvalidInputError(
+            "agent must be 1 to 100 printable characters.", "Send the agent's id or name."
+        )
+    return agent
+
+
 def validate_options(options: AnalysisOptions) -> None:
     for name in ("num_speakers", "min_speakers", "max_speakers"):
         value = getattr(options, name)
@@ -64,11 +76,13 @@ async def submit_upload(
     options: AnalysisOptions,
     *,
     principal: Principal = LOCAL_ADMIN,
+    agent: str | None = None,
 ) -> Submitted:
     """Stream the upload to a private temporary file (size-capped), check it is audio, store it
     under a generated name, queue the job. Bad input raises before anything is kept; the
     principal's upload budget is spent first, and it is recorded as the call's creator."""
     validate_options(options)
+    agent = validate_agent(agent)
     await runtime.limiter.hit("upload", principal.rate_key)
     settings = runtime.settings
     limit = settings.max_upload_mb * (1 << 20)
@@ -95,6 +109,7 @@ async def submit_upload(
             options=options,
             move=True,
             submitted_by=principal.actor,
+            agent=agent,
         )
     except OSError as exc:  # the spool or the store is on a disk with no room left
         if (full := AudioStore.storage_full(exc)) is not None:

@@ -17,8 +17,10 @@ from dependency_injector import containers, providers
 from bootstrap.settings import Settings, get_settings
 from core.auth import ApiKeyStore
 from core.catalog import CallCatalog
+from core.categories import CategoryTagger
 from core.errors import CallyticsError
 from core.events import build_event_bus
+from core.insights import Insights
 from core.jobs import AnalysisService, AudioStore
 from core.persistence.database import Database
 from core.pipeline import CallPipeline
@@ -134,8 +136,29 @@ def _analysis(
         retry_delay_s=settings.job_retry_delay_s,
         # A stored, changed or deleted call: drop its cached document and search vectors.
         listeners=[document_cache.invalidate, search.invalidate],
-        observers=[metrics],  # job counts and durations (api/metrics.py)
+        # Job counts and durations (api/metrics.py); each new call's custom categories.
+        observers=[metrics, CategoryTagger(database)],
+        qa=_qa_scorer(settings),
     )
+
+
+def _qa_scorer(settings: Settings) -> Any:
+    """The QA checklist (QA_SCORECARD or the default), judged by the OpenAI-compatible
+    server when one is configured, by rules otherwise."""
+    from core.qa import QAScorer, Scorecard
+
+    judge = None
+    if settings.llm_uses_openai:
+        from services.llm.qa import OpenAIQAJudge
+
+        judge = OpenAIQAJudge(
+            model=settings.llm_model,
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+        )
+    return QAScorer(Scorecard.load(settings.qa_scorecard), llm=judge)
 
 
 def _job_queue(settings: Settings, analysis: AnalysisService) -> Any:
@@ -249,6 +272,7 @@ class Container(containers.DeclarativeContainer):
     document_cache = providers.Singleton(_document_cache, cache)
     metrics = providers.Singleton(_metrics, cache)
     catalog = providers.Singleton(CallCatalog, database, document_cache=document_cache)
+    insights = providers.Singleton(Insights, database)
     search = providers.Singleton(_search, database, embedder, settings)
 
     pipeline = providers.Singleton(
@@ -260,6 +284,7 @@ class Container(containers.DeclarativeContainer):
         embedder=providers.Singleton(_cached_embedder, embedder, cache),
         analyzer=providers.Singleton(_cached_analyzer, analyzer, cache),
         agent_channel=settings.provided.agent_channel,
+        redact_pii=settings.provided.redact_pii,
     )
     analysis = providers.Singleton(
         _analysis,

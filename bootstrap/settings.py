@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_retries: int = 2
 
+    # --- qa ------------------------------------------------------------------------
+    # A JSON scorecard (core/qa.py); unset: the default checklist. Scored by the
+    # OpenAI-compatible server when one is configured (LLM_PROVIDER), by rules otherwise.
+    qa_scorecard: Path | None = None
+
     # --- cache & search --------------------------------------------------------------
     cache_ttl_s: float = Field(default=300.0, gt=0)  # the in-process tier
     cache_maxsize: int = Field(default=2048, gt=0)

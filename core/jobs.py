@@ -208,7 +208,9 @@ class AnalysisService:
         keep_audio: bool = True,
         max_attempts: int = 3,
         retry_delay_s: float = 5.0,
+        qa: Any = None,
     ) -> None:
+        """``qa``: scores each new document's QA checklist (core.qa.QAScorer), or None."""
         self.pipeline = pipeline
         self.database = database
         self.decoder = decoder
@@ -221,6 +223,7 @@ class AnalysisService:
         # A stage service that is down defers the job (its audio kept) this many times.
         self.max_attempts = max(1, max_attempts)
         self.retry_delay_s = retry_delay_s
+        self.qa = qa
 
     # ----------------------------------------------------------------- events
     async def record(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
@@ -266,6 +269,7 @@ class AnalysisService:
         options: AnalysisOptions | None = None,
         move: bool = False,
         submitted_by: str | None = None,
+        agent: str | None = None,
     ) -> tuple[JobHandle, JobEvent]:
         """Check the recording, keep it, and queue a job for it. Bad input raises before
         anything is stored. ``move`` hands the file over (an upload's temporary file);
@@ -287,6 +291,7 @@ class AnalysisService:
                     asdict(options or AnalysisOptions()),
                     str(stored or path.resolve()),
                     submitted_by=submitted_by,
+                    agent=agent,
                 )
         except BaseException:
             if self.audio_store is not None:
@@ -321,6 +326,7 @@ class AnalysisService:
                 call.audio_path,
                 kind="reanalyze",
                 submitted_by=submitted_by,
+                agent=call.agent,
             )
         return handle
 
@@ -376,6 +382,8 @@ class AnalysisService:
             result = await self.pipeline.run(audio, options, writer)
             await writer.drain()
             document = build_document(job.call_id, job.filename, utcnow(), result)
+            if self.qa is not None:
+                document["qa"] = await self.qa.score(document)
             sha = await asyncio.to_thread(file_sha256, audio_path)
             redacted = await asyncio.to_thread(self._redacted_audio, job, audio, result)
             try:
@@ -425,9 +433,11 @@ class AnalysisService:
         await writer.close()
         if not self.keep_audio:
             self._discard_audio(job.audio_path)
+        # Observers first (custom categories tag the call): a client told the job succeeded
+        # finds the call complete.
+        self._ended(job, "succeeded", started, document)
         await self.publish(final)
         self.changed(job.call_id)
-        self._ended(job, "succeeded", started, document)
         return document
 
     async def _fail(self, job: Any, reason: str) -> None:
@@ -479,6 +489,8 @@ class AnalysisService:
             job = jobs.get(job_id)
             audio_path = redacted_audio or (job.audio_path if job is not None else None)
             actor = job.submitted_by if job is not None else None
+            agent = job.agent if job is not None else None
+            document["agent"] = agent
             created_by = actor
             if kind == "reanalyze":
                 old = calls.get(call_id)
@@ -503,6 +515,7 @@ class AnalysisService:
                 utterance_vectors=result.utterance_vectors,
                 created_by=created_by,
                 updated_by=actor,
+                agent=agent,
             )
             return jobs.finish(job_id)
 

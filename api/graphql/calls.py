@@ -236,6 +236,14 @@ class Call:
     warnings: list[str] = strawberry.field(
         description="Optional stages that failed, so parts of the document are missing."
     )
+    agent: str | None = strawberry.field(
+        default=None, description="The agent who handled the call, as given at upload."
+    )
+    qa: JSON | None = strawberry.field(
+        default=None,
+        description="The QA scorecard: `score` (0-100), `method` (rules or llm) and `items` "
+        "(id, name, passed, evidence utterance).",
+    )
     redaction: JSON | None = strawberry.field(
         default=None,
         description="With PII redaction on: `counts` per type and `entities` (type, "
@@ -260,4 +268,6 @@ class Call:
             stages=JSON(doc.get("stages") or {}),
             warnings=list(doc.get("warnings") or []),
             redaction=JSON(doc["redaction"]) if doc.get("redaction") else None,
+            qa=JSON(doc["qa"]) if doc.get("qa") else None,
+            agent=doc.get("agent"),
         )

@@ -27,6 +27,9 @@ class CallFilter:
     created_before: datetime | None = strawberry.field(
         default=None, description="Uploaded before this time."
     )
+    category: str | None = strawberry.field(
+        default=None, description="Tagged with this custom category (its name)."
+    )
 
     def to_filters(self) -> CallFilters:
         return CallFilters(
@@ -36,6 +39,7 @@ class CallFilter:
             resolution=self.resolution.value if self.resolution else None,
             created_after=self.created_after,
             created_before=self.created_before,
+            category=self.category,
         )
 
 
@@ -52,6 +56,11 @@ class AnalyzeOptionsInput:
     agent_channel: int | None = strawberry.field(
         default=None, description="Stereo calls: the channel (0 or 1) that holds the agent."
     )
+    redact_pii: bool | None = strawberry.field(
+        default=None,
+        description="Tag personal data in the transcript and silence it in the stored "
+        "recording; absent: the REDACT_PII setting.",
+    )
 
     def to_options(self) -> AnalysisOptions:
         return AnalysisOptions(
@@ -60,6 +69,7 @@ class AnalyzeOptionsInput:
             min_speakers=self.min_speakers,
             max_speakers=self.max_speakers,
             agent_channel=self.agent_channel,
+            redact_pii=self.redact_pii,
         )
 
 

@@ -1,4 +1,4 @@
-"""Mutations: upload a recording, analyse a stored call again, delete a call.
+"""Mutations: upload a recording, analyse a stored call again, delete a call; custom categories.
 
 They take the same paths as REST (:mod:`api.submission`, the analysis service).
 """
@@ -6,11 +6,13 @@ They take the same paths as REST (:mod:`api.submission`, the analysis service).
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from api.graphql import categories as custom
 from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.inputs import AnalyzeOptionsInput, analysis_options
 from api.graphql.types import Job, JobStatus
@@ -43,7 +45,13 @@ class Mutation:
         )
     )
     async def analyze_call(
-        self, info: Info, file: Upload, options: AnalyzeOptionsInput | None = None
+        self,
+        info: Info,
+        file: Upload,
+        options: AnalyzeOptionsInput | None = None,
+        agent: Annotated[
+            str | None, strawberry.argument(description="The agent who handled the call.")
+        ] = None,
     ) -> JobPayload:
         principal = principal_of(info, AccessRole.ANALYST)
         if not isinstance(file, UploadFile):
@@ -52,7 +60,12 @@ class Mutation:
                 "Send a GraphQL multipart request (operations, map and the file as form fields).",
             )
         submitted = await submit_upload(
-            runtime_of(info), file, file.filename, analysis_options(options), principal=principal
+            runtime_of(info),
+            file,
+            file.filename,
+            analysis_options(options),
+            principal=principal,
+            agent=agent,
         )
         return JobPayload(
             call_id=strawberry.ID(submitted.handle.call_id),
@@ -89,3 +102,24 @@ class Mutation:
         except NotFoundError:
             return False
         return True
+
+    create_category: custom.Category = strawberry.mutation(
+        resolver=custom.create_category,
+        description="Create a custom category (analyst role); by default also apply it to "
+        "every stored call.",
+    )
+    update_category: custom.Category = strawberry.mutation(
+        resolver=custom.update_category,
+        description="Replace a custom category's name, description and conditions (analyst "
+        "role); by default also apply it again to every stored call.",
+    )
+    delete_category: bool = strawberry.mutation(
+        resolver=custom.delete_category,
+        description="Delete a custom category and its tags (admin role). False when there "
+        "was no such category.",
+    )
+    apply_category: custom.ApplyResult = strawberry.mutation(
+        resolver=custom.apply_category,
+        description="Evaluate a custom category over every stored call and replace its tags "
+        "(analyst role; scans every call).",
+    )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import strawberry
 
+from api.graphql import categories as custom
 from api.graphql.calls import Call, Role
 from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.inputs import CallFilter
+from api.graphql.insights import AgentSummary, TrendBucket, TrendInterval
 from api.graphql.types import CallAudit, CallConnection, Job, SearchHit, Stage, load_call
 from core.errors import NotFoundError
 
@@ -71,6 +74,34 @@ class Query:
         except NotFoundError:
             return None
         return CallAudit.from_dict(audit)
+
+    categories: list[custom.Category] = strawberry.field(
+        resolver=custom.categories, description="The custom categories, by name."
+    )
+
+    @strawberry.field(description="Every agent with calls in the period, most calls first.")
+    async def agents(
+        self, info: Info, since: datetime | None = None, until: datetime | None = None
+    ) -> list[AgentSummary]:
+        principal_of(info)
+        insights = runtime_of(info).container.insights()
+        return [
+            AgentSummary.from_dict(a)
+            for a in await asyncio.to_thread(insights.agents, since, until)
+        ]
+
+    @strawberry.field(description="Calls, sentiment, QA, topics and categories over time.")
+    async def trends(
+        self,
+        info: Info,
+        interval: TrendInterval = TrendInterval.WEEK,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[TrendBucket]:
+        principal_of(info)
+        insights = runtime_of(info).container.insights()
+        buckets = await asyncio.to_thread(insights.trends, interval.value, since, until)
+        return [TrendBucket.from_dict(b) for b in buckets]
 
     @strawberry.field(description="One job by id; null when there is no such job.")
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:

@@ -76,6 +76,7 @@ class CallSummary:
     )
     topics: list[str]
     summary: str | None
+    categories: list[str] = strawberry.field(description="Custom category names.")
 
     @strawberry.field(description="The whole document of this call (loaded on demand).")
     async def call(self, info: Info) -> Call | None:
@@ -96,6 +97,7 @@ class CallSummary:
             sentiment=SentimentLabel(label) if label else None,
             topics=list(s.topics),
             summary=s.summary,
+            categories=list(s.categories),
         )
 
 

@@ -119,6 +119,22 @@ class Redaction(_Open):
     entities: list[RedactedEntity]
 
 
+class QAItem(_Open):
+    id: str = Field(examples=["greeting"])
+    name: str
+    passed: bool | None = Field(description="Null when the item does not apply to this call.")
+    evidence: dict[str, Any] | None = Field(
+        description="The utterance (index and text) that shows the item."
+    )
+
+
+class QAResult(_Open):
+    scorecard: str
+    method: str = Field(examples=["rules", "llm"])
+    score: float | None = Field(description="Weighted share of applicable items passed, 0-100.")
+    items: list[QAItem]
+
+
 class CallDocument(_Open):
     """Everything known about one analysed call."""
 
@@ -138,4 +154,8 @@ class CallDocument(_Open):
     warnings: list[str]
     redaction: Redaction | None = Field(
         default=None, description="Only when PII redaction was on (REDACT_PII or redact_pii)."
+    )
+    agent: str | None = Field(default=None, description="The agent given at upload, if any.")
+    qa: QAResult | None = Field(
+        default=None, description="The QA scorecard, scored when the call was analysed."
     )

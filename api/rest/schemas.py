@@ -62,8 +62,15 @@ class AnalysisOptionsIn(BaseModel):
         "in the stored recording. Left out: the REDACT_PII setting.",
     )
 
+    agent: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Upload metadata, not an analysis option: the agent who handled the "
+        "call (id or name), for the per-agent views (GET /v1/agents).",
+    )
+
     def to_options(self) -> AnalysisOptions:
-        return AnalysisOptions(**self.model_dump())
+        return AnalysisOptions(**self.model_dump(exclude={"agent"}))
 
 
 class JobLinks(BaseModel):
@@ -110,6 +117,7 @@ class CallSummary(BaseModel):
     customer_sentiment: float | None = Field(description="The customer's mean sentiment, -1..1.")
     topics: list[str]
     summary: str | None
+    categories: list[str] = Field(default_factory=list, description="Custom category names.")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

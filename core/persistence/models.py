@@ -60,6 +60,7 @@ class CallRow(Base):
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     job_id: Mapped[str | None] = mapped_column(String(36))
+    agent: Mapped[str | None] = mapped_column(String(100), index=True)  # upload metadata
     # The result document without its utterances (those live in their own table).
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -113,6 +114,7 @@ class JobRow(Base):
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     submitted_by: Mapped[str | None] = mapped_column(String(200))
+    agent: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -165,3 +167,31 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CategoryRow(Base):
+    """A custom category: a rule (all of its conditions) that tags the calls it matches."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CallCategoryRow(Base):
+    """A call tagged with a category (written at analysis time and by an apply)."""
+
+    __tablename__ = "call_categories"
+
+    call_id: Mapped[str] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[str] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

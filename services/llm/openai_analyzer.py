@@ -33,6 +33,25 @@ def _snippet(text: object) -> str:
     return flat if len(flat) <= _SNIPPET else flat[:_SNIPPET] + "…"
 
 
+def openai_client(
+    api_key: str | None, base_url: str | None, timeout: float, max_retries: int
+) -> AsyncOpenAI:
+    """The client of an OpenAI-compatible server (a local one needs no key)."""
+    try:
+        return AsyncOpenAI(
+            api_key=api_key or (PLACEHOLDER_KEY if base_url else None),
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+    except openai.OpenAIError as exc:
+        raise StageError(
+            STAGE,
+            f"cannot set up the OpenAI client: {exc}",
+            "Set OPENAI_API_KEY or OPENAI_BASE_URL, or LLM_PROVIDER=local.",
+        ) from exc
+
+
 class OpenAICallAnalyzer:
     def __init__(
         self,
@@ -79,20 +98,9 @@ class OpenAICallAnalyzer:
 
     def _get_client(self) -> AsyncOpenAI:
         if self._client is None:
-            key = self._api_key or (PLACEHOLDER_KEY if self.base_url else None)
-            try:
-                self._client = AsyncOpenAI(
-                    api_key=key,
-                    base_url=self.base_url,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
-                )
-            except openai.OpenAIError as exc:
-                raise StageError(
-                    STAGE,
-                    f"cannot set up the OpenAI client: {exc}",
-                    "Set OPENAI_API_KEY or OPENAI_BASE_URL, or LLM_PROVIDER=local.",
-                ) from exc
+            self._client = openai_client(
+                self._api_key, self.base_url, self.timeout, self.max_retries
+            )
         return self._client
 
     async def analyze(self, conversation: Conversation) -> CallAnalysis:

@@ -240,6 +240,8 @@ query Call($id: ID!) {
     }
     stages
     warnings
+    agent
+    qa
   }
 }"""
 

@@ -84,6 +84,34 @@ def analysis_for(transcript: Transcript, bogus_indexes: bool = False) -> dict[st
     }
 
 
+QA_LINE = re.compile(r"^\[(\d+)\] (AGENT|CUSTOMER|UNKNOWN) \([^)]*\): (.*)$")
+QA_CUES = {
+    "greeting": ("calling", "hello"),
+    "identity_verification": ("birth", "verify"),
+    "empathy": ("understand", "sorry to hear"),
+    "apology": ("sorry", "apolog"),
+    "resolution_offered": ("i can", "i will", "i'll", "refund"),
+    "closing": ("anything else", "bye", "great day"),
+}
+
+
+def qa_for(body: dict[str, Any]) -> dict[str, Any]:
+    """A QA judgement from the checklist and transcript sent: each item's first agent line
+    with one of its cue words (a stand-in for a model, so a test can tell it answered)."""
+    content = next(m["content"] for m in body["messages"] if m.get("role") == "user")
+    ids = re.findall(r"^- ([a-z_]+):", content, flags=re.M)
+    agent = [
+        (int(m.group(1)), m.group(3).lower())
+        for m in map(QA_LINE.match, content.splitlines())
+        if m and m.group(2) == "AGENT"
+    ]
+    items = {
+        i: next((n for n, text in agent if any(c in text for c in QA_CUES.get(i, ()))), None)
+        for i in ids
+    }
+    return {"items": items}
+
+
 def completion(model: str, content: str, number: int) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-fake-{number}",
@@ -154,7 +182,11 @@ class FakeOpenAIServer:
             return _error(404, f"model {body.get('model')!r} not found", "not_found_error")
         if self.mode == Mode.GARBAGE_BODY:
             return PlainTextResponse("<html><body>502 Bad Gateway</body></html>")
-        content = json.dumps(analysis_for(Transcript.from_request(body), self.bogus_indexes))
+        system = " ".join(m["content"] for m in body["messages"] if m.get("role") == "system")
+        if "QA scorecard" in system:
+            content = json.dumps(qa_for(body))
+        else:
+            content = json.dumps(analysis_for(Transcript.from_request(body), self.bogus_indexes))
         if self.mode == Mode.FENCED:
             content = f"Here is the analysis:\n```json\n{content}\n```\n"
         elif self.mode == Mode.GARBAGE:

@@ -1,0 +1,200 @@
+"""Agent and trend views over the stored calls.
+
+- Per agent (the ``agent`` given at upload): how many calls, and the means of the agent's
+  talk ratio, the customer's sentiment change over the call (last quarter minus first, from
+  ``metrics.customer_sentiment_trend``), the agent's interruptions, and the QA score.
+- Over time (day, week or month buckets, by ``created_at``): calls, mean customer
+  sentiment, mean QA score, and how many calls carried each topic and each custom category.
+
+Both read the calls of the period (their documents, parsed here), so their cost grows with
+the number of calls in it; ``MAX_CALLS`` bounds one request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from core.errors import InvalidInputError
+from core.persistence.database import Database
+from core.persistence.models import CallCategoryRow, CallRow, CategoryRow
+from core.persistence.repositories import as_utc
+
+Interval = Literal["day", "week", "month"]
+MAX_CALLS = 100_000
+
+
+@dataclass
+class _Mean:
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, value: float | None) -> None:
+        if value is not None:
+            self.total += value
+            self.count += 1
+
+    @property
+    def value(self) -> float | None:
+        return round(self.total / self.count, 4) if self.count else None
+
+
+@dataclass
+class AgentStats:
+    agent: str
+    calls: int = 0
+    talk_ratio: _Mean = field(default_factory=_Mean)
+    sentiment_change: _Mean = field(default_factory=_Mean)
+    interruptions: _Mean = field(default_factory=_Mean)
+    qa_score: _Mean = field(default_factory=_Mean)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "calls": self.calls,
+            "mean_talk_ratio": self.talk_ratio.value,
+            "mean_customer_sentiment_change": self.sentiment_change.value,
+            "mean_interruptions": self.interruptions.value,
+            "mean_qa_score": self.qa_score.value,
+        }
+
+
+def _agent_speaker(document: dict[str, Any]) -> dict[str, Any] | None:
+    return next((s for s in document.get("speakers") or [] if s.get("role") == "agent"), None)
+
+
+def bucket_start(at: datetime, interval: Interval) -> datetime:
+    day = as_utc(at).replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - timedelta(days=day.weekday())  # Monday
+    if interval == "month":
+        return day.replace(day=1)
+    raise InvalidInputError(f"Unknown interval {interval!r}.", "Use day, week or month.")
+
+
+class Insights:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def _calls(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        agent: str | None = None,
+    ) -> list[tuple[CallRow, list[str]]]:
+        if since and until and since >= until:
+            raise InvalidInputError("since must be earlier than until.")
+        query = select(CallRow).where(CallRow.deleted_at.is_(None))
+        if since:
+            query = query.where(CallRow.created_at >= as_utc(since))
+        if until:
+            query = query.where(CallRow.created_at < as_utc(until))
+        if agent is not None:
+            query = query.where(CallRow.agent == agent)
+        query = query.order_by(CallRow.created_at).limit(MAX_CALLS)
+        with self.database.session() as session:
+            rows = list(session.scalars(query))
+            names: dict[str, list[str]] = defaultdict(list)
+            ids = [r.id for r in rows]
+            for start in range(0, len(ids), 500):
+                pairs = session.execute(
+                    select(CallCategoryRow.call_id, CategoryRow.name)
+                    .join(CategoryRow, CategoryRow.id == CallCategoryRow.category_id)
+                    .where(CallCategoryRow.call_id.in_(ids[start : start + 500]))
+                )
+                for call_id, name in pairs:
+                    names[call_id].append(name)
+            return [(r, sorted(names[r.id])) for r in rows]
+
+    def agents(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Every agent with calls in the period, most calls first."""
+        stats: dict[str, AgentStats] = {}
+        for row, _ in self._calls(since, until):
+            if not row.agent:
+                continue
+            entry = stats.setdefault(row.agent, AgentStats(row.agent))
+            self._add(entry, row.document or {})
+        ordered = sorted(stats.values(), key=lambda s: (-s.calls, s.agent))
+        return [s.as_dict() for s in ordered]
+
+    def agent(
+        self,
+        agent: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        interval: Interval = "week",
+    ) -> dict[str, Any]:
+        """One agent's means, and the same means per bucket."""
+        rows = self._calls(since, until, agent=agent)
+        total = AgentStats(agent)
+        buckets: dict[datetime, AgentStats] = {}
+        for row, _ in rows:
+            self._add(total, row.document or {})
+            start = bucket_start(row.created_at, interval)
+            self._add(buckets.setdefault(start, AgentStats(agent)), row.document or {})
+        series = [
+            {"start": start.isoformat(), **{k: v for k, v in s.as_dict().items() if k != "agent"}}
+            for start, s in sorted(buckets.items())
+        ]
+        return {**total.as_dict(), "interval": interval, "series": series}
+
+    @staticmethod
+    def _add(stats: AgentStats, document: dict[str, Any]) -> None:
+        stats.calls += 1
+        metrics = document.get("metrics") or {}
+        stats.talk_ratio.add(metrics.get("agent_talk_ratio"))
+        stats.sentiment_change.add(metrics.get("customer_sentiment_trend"))
+        speaker = _agent_speaker(document)
+        stats.interruptions.add(speaker.get("interruptions") if speaker else None)
+        stats.qa_score.add((document.get("qa") or {}).get("score"))
+
+    def trends(
+        self,
+        interval: Interval = "week",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Per bucket: calls, mean customer sentiment, mean QA score, topic and category
+        counts (most frequent first)."""
+        buckets: dict[datetime, dict[str, Any]] = {}
+        for row, categories in self._calls(since, until):
+            start = bucket_start(row.created_at, interval)
+            b = buckets.setdefault(
+                start,
+                {
+                    "calls": 0,
+                    "sentiment": _Mean(),
+                    "qa": _Mean(),
+                    "topics": Counter(),
+                    "categories": Counter(),
+                },
+            )
+            b["calls"] += 1
+            b["sentiment"].add(row.customer_sentiment)
+            b["qa"].add(((row.document or {}).get("qa") or {}).get("score"))
+            b["topics"].update(_unique(t.lower() for t in row.topics or []))
+            b["categories"].update(categories)
+        return [
+            {
+                "start": start.isoformat(),
+                "calls": b["calls"],
+                "mean_customer_sentiment": b["sentiment"].value,
+                "mean_qa_score": b["qa"].value,
+                "topics": dict(b["topics"].most_common()),
+                "categories": dict(b["categories"].most_common()),
+            }
+            for start, b in sorted(buckets.items())
+        ]
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
