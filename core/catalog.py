@@ -213,6 +213,14 @@ class CallCatalog:
             row = session.get(CallRow, call_id)
             return row is not None and row.deleted_at is None
 
+    def categories(self, call_id: str) -> builtins.list[str]:
+        """The custom category names a stored call is tagged with, sorted."""
+        with self.database.session() as session:
+            row = session.get(CallRow, call_id)
+            if row is None or row.deleted_at is not None:
+                raise CallRepository(session).missing(call_id)
+            return category_names(session, [call_id]).get(call_id, [])
+
     def audit(self, call_id: str) -> dict[str, Any]:
         """Who created, last changed and deleted a call, and when; also for a deleted one."""
         with self.database.session() as session:

@@ -18,6 +18,7 @@ from api.rest.schemas import (
     Accepted,
     AnalysisOptionsIn,
     CallAudit,
+    CallCategories,
     CallPage,
     CallSummary,
     JobLinks,
@@ -161,6 +162,16 @@ async def get_audio(runtime: RuntimeDep, call_id: str) -> FileResponse:
     path, filename = await asyncio.to_thread(runtime.catalog.audio, call_id)
     name = safe_filename(filename, f"{call_id}{path.suffix}")
     return FileResponse(path, media_type=audio_media_type(path), headers=attachment(name))
+
+
+@router.get(
+    "/{call_id}/categories",
+    summary="The custom categories a call is tagged with",
+    responses=error_responses(404, 410),
+)
+async def get_call_categories(runtime: RuntimeDep, call_id: str) -> CallCategories:
+    names = await asyncio.to_thread(runtime.catalog.categories, call_id)
+    return CallCategories(call_id=call_id, categories=names)
 
 
 @router.get(

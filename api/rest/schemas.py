@@ -126,6 +126,11 @@ class CallSummary(BaseModel):
         return sentiment_label(self.customer_sentiment)
 
 
+class CallCategories(BaseModel):
+    call_id: str
+    categories: list[str] = Field(description="Custom category names, sorted.")
+
+
 class CallPage(BaseModel):
     items: list[CallSummary]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last.")

@@ -230,8 +230,14 @@ def test_deleting_a_category_or_a_call_removes_their_tags(fresh):
     rule = create(client, "cancels", phrase("cancel")).json()
     keep = create(client, "keep", phrase("cancel")).json()
     assert rule["calls"] == 2
+    assert client.get(f"/v1/calls/{first}/categories").json() == {
+        "call_id": first,
+        "categories": ["cancels", "keep"],
+    }
 
     assert client.delete(f"/v1/calls/{first}").status_code == 204
+    assert client.get(f"/v1/calls/{first}/categories").status_code == 410
+    assert client.get("/v1/calls/no-such-call/categories").status_code == 404
     assert stored.tagged("cancels") == {"second"}
     assert client.get(f"/v1/categories/{rule['id']}").json()["calls"] == 1
     assert client.post(f"/v1/categories/{rule['id']}/apply").json()["scanned"] == 1
