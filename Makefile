@@ -17,7 +17,7 @@ PYANNOTE_VENV ?= .venv-pyannote
 PYANNOTE_PY   := $(PYANNOTE_VENV)/bin/python
 PYANNOTE_DIR  ?= models/pyannote
 
-.PHONY: install system-deps bench-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
+.PHONY: install system-deps browser-deps bench-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
 
 install: system-deps $(VENV)/.installed
 
@@ -25,6 +25,11 @@ install: system-deps $(VENV)/.installed
 system-deps:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
 	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng sox >/dev/null )
+
+# Debian's chromium for the web UI tests (tests/ui), driven by Playwright; no browser download.
+browser-deps:
+	@command -v chromium >/dev/null || \
+	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null )
 
 # wrk drives bench/load.py only (`make bench-deps`); the tests never need it.
 bench-deps:
@@ -48,7 +53,7 @@ demo: install
 # Every test: the main suite, then the pyannote.audio backend in its own venv.
 test: test-main test-pyannote
 
-test-main: install
+test-main: install browser-deps
 	$(PY) -m pytest -q -ra --durations=15 --ignore=tests/pyannote
 
 # pyannote.audio needs torch 2.9.1 + torchaudio 2.9 (MODELS.md): a venv of its own.

@@ -214,7 +214,7 @@ def serve(
     if workers > 1:
         prepare_multiprocess_metrics()
     Console(stderr=True).print(
-        f"Callytics on http://{host}:{port}  (docs /docs, GraphQL /graphql; "
+        f"Callytics on http://{host}:{port}  (web page /, docs /docs, GraphQL /graphql; "
         f"database {settings.database_url}, jobs {settings.job_backend})\n{notice}"
     )
     options: dict[str, Any] = {

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from samples import load_script, render_call
-from tests.support.processes import ServeProcess, child_env, subscribe_job
+from tests.support.processes import ServeProcess, embedded_env, subscribe_job
 
 pytestmark = pytest.mark.slow
 
@@ -120,14 +120,7 @@ async def scenario(server: ServeProcess, recording: Path) -> None:
 
 def test_fifty_clients_read_list_and_search_while_a_job_runs(tmp_path):
     render_call(load_script("short"), tmp_path / "call.wav")
-    env = child_env(
-        DATABASE_URL=f"sqlite:///{tmp_path}/callytics.db",
-        STORAGE_DIR=str(tmp_path / "audio"),
-        MODEL_CACHE_DIR=str(tmp_path / "models"),
-        ASR_MODEL="tiny.en",
-        LLM_PROVIDER="local",
-    )
-    server = ServeProcess(env, tmp_path / "serve.log").start()
+    server = ServeProcess(embedded_env(tmp_path), tmp_path / "serve.log").start()
     try:
         asyncio.run(scenario(server, tmp_path / "call.wav"))
     finally:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.persistence.database import Database
 from core.persistence.models import CallRow, JobRow, UtteranceRow
 from samples import load_script, render_call
-from tests.support.processes import ServeProcess, child_env, subscribe_job
+from tests.support.processes import ServeProcess, embedded_env, subscribe_job
 
 pytestmark = pytest.mark.slow
 
@@ -20,13 +20,7 @@ pytestmark = pytest.mark.slow
 def test_a_job_interrupted_by_a_crash_runs_again_after_restart(tmp_path):
     render_call(load_script("short"), tmp_path / "call.wav")
     db_url = f"sqlite:///{tmp_path}/callytics.db"
-    env = child_env(
-        DATABASE_URL=db_url,
-        STORAGE_DIR=str(tmp_path / "audio"),
-        MODEL_CACHE_DIR=str(tmp_path / "models"),
-        ASR_MODEL="tiny.en",
-        LLM_PROVIDER="local",
-    )
+    env = embedded_env(tmp_path)
     first = ServeProcess(env, tmp_path / "serve-1.log").start()
     try:
         with open(tmp_path / "call.wav", "rb") as f:
