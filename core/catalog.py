@@ -39,6 +39,7 @@ class CallFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     category: str | None = None  # a custom category's name (core/categories.py)
+    agent: str | None = None  # the agent given at upload, exactly
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class CallSummary:
     topics: list[str]
     summary: str | None
     categories: list[str] = field(default_factory=list)  # custom categories' names
+    agent: str | None = None  # the agent given at upload
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class CallCatalog:
                 )
             )
             conditions.append(exists(tagged))
+        if f.agent is not None:
+            conditions.append(CallRow.agent == f.agent.strip())
         if f.created_after and f.created_before and f.created_after >= f.created_before:
             raise InvalidInputError("created_after must be earlier than created_before.")
         return conditions
@@ -177,6 +181,7 @@ class CallCatalog:
             topics=list(row.topics or []),
             summary=analysis.get("summary"),
             categories=list(categories or []),
+            agent=row.agent,
         )
 
     # ---------------------------------------------------------------- one call

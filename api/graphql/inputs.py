@@ -30,6 +30,9 @@ class CallFilter:
     category: str | None = strawberry.field(
         default=None, description="Tagged with this custom category (its name)."
     )
+    agent: str | None = strawberry.field(
+        default=None, description="Handled by this agent (as given at upload)."
+    )
 
     def to_filters(self) -> CallFilters:
         return CallFilters(
@@ -40,6 +43,7 @@ class CallFilter:
             created_after=self.created_after,
             created_before=self.created_before,
             category=self.category,
+            agent=self.agent,
         )
 
 

@@ -77,6 +77,7 @@ class CallSummary:
     topics: list[str]
     summary: str | None
     categories: list[str] = strawberry.field(description="Custom category names.")
+    agent: str | None = strawberry.field(description="The agent given at upload, if any.")
 
     @strawberry.field(description="The whole document of this call (loaded on demand).")
     async def call(self, info: Info) -> Call | None:
@@ -98,6 +99,7 @@ class CallSummary:
             topics=list(s.topics),
             summary=s.summary,
             categories=list(s.categories),
+            agent=s.agent,
         )
 
 

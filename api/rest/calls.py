@@ -53,6 +53,10 @@ def call_filters(
         str | None,
         Query(max_length=100, description="Calls tagged with this custom category (its name)."),
     ] = None,
+    agent: Annotated[
+        str | None,
+        Query(max_length=100, description="Calls handled by this agent (as given at upload)."),
+    ] = None,
 ) -> CallFilters:
     return CallFilters(
         topic=topic,
@@ -62,6 +66,7 @@ def call_filters(
         created_after=created_after,
         created_before=created_before,
         category=category,
+        agent=agent,
     )
 
 

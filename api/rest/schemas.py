@@ -118,6 +118,7 @@ class CallSummary(BaseModel):
     topics: list[str]
     summary: str | None
     categories: list[str] = Field(default_factory=list, description="Custom category names.")
+    agent: str | None = Field(default=None, description="The agent given at upload, if any.")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

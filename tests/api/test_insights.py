@@ -142,3 +142,19 @@ def test_graphql_agents_and_trends(stored):
     assert [(a["agent"], a["calls"]) for a in body["data"]["agents"]] == [("ana", 2), ("ben", 1)]
     [month] = body["data"]["trends"]
     assert month["calls"] == 4 and month["categories"] == {"refund": 2}
+
+
+def test_calls_list_by_agent_and_carry_their_agent(stored):
+    client, documents = stored
+    listed = client.get("/v1/calls", params={"agent": "ana", "limit": 10}).json()
+    assert listed["total"] == 2
+    assert {c["id"] for c in listed["items"]} == {d["id"] for d in documents[:2]}
+    assert {c["agent"] for c in listed["items"]} == {"ana"}
+    assert client.get("/v1/calls", params={"agent": "nobody"}).json()["total"] == 0
+    everyone = client.get("/v1/calls", params={"limit": 10}).json()["items"]
+    assert sorted((c["agent"] or "") for c in everyone) == ["", "ana", "ana", "ben"]
+
+    query = '{ calls(filter: {agent: "ben"}) { totalCount edges { node { id agent } } } }'
+    data = client.post("/graphql", json={"query": query}).json()["data"]["calls"]
+    assert data["totalCount"] == 1
+    assert data["edges"][0]["node"] == {"id": documents[2]["id"], "agent": "ben"}

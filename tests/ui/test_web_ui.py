@@ -107,7 +107,7 @@ def test_upload_several_by_drop_and_by_chooser_and_watch_the_stages(page, server
 
     page.goto(f"{server.url}/ui/#/upload")
     expect(page.get_by_role("heading", name="Upload calls")).to_be_visible()
-    page.get_by_label("Agent", exact=True).fill("grace")
+    page.get_by_label("Agent", exact=True).fill("sam")
 
     dropped = recordings["flight-status.wav"]
     drop_files(page, "#dropzone", [(dropped.name, dropped.read_bytes(), "audio/wav")])
@@ -141,7 +141,7 @@ def test_upload_several_by_drop_and_by_chooser_and_watch_the_stages(page, server
 
     page.locator("#uploads > li", has_text=dropped.name).get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(dropped.name)
-    expect(page.locator(".meta")).to_contain_text("agent grace")
+    expect(page.locator(".meta")).to_contain_text("agent sam")
 
 
 def test_a_refused_upload_says_what_to_do(page, server):
@@ -278,6 +278,32 @@ def test_search_lands_on_the_utterance_that_matched(page, server, calls):
         f"() => Math.abs(document.getElementById('player').currentTime - {float(target.get_attribute('data-start'))}) < 0.05"
     )
     screenshot(page, "09-search-hit", full_page=False)
+
+
+def test_agents_and_trends_lead_to_the_agent_s_calls(page, server, calls):
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/ui/#/insights")
+    row = page.locator("#agents-table tbody tr[data-agent='grace']")
+    expect(row).to_be_visible()
+    expect(row.locator("td").first).to_have_text("2")
+    expect(row.locator("meter")).to_have_attribute("aria-label", "QA score of grace")
+    this_week = page.locator("#trends-table tbody tr")
+    expect(this_week.first).to_be_visible()
+    expect(page.locator("#trends-table")).to_contain_text("supervisor-request · 1")
+    screenshot(page, "11-agents-and-trends")
+
+    page.get_by_label("Per", exact=True).select_option("month")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"interval=month"))
+    expect(page.locator("#trends-table caption")).to_contain_text("Per month")
+
+    page.get_by_role("link", name="grace: list their calls").click()
+    expect(page).to_have_url(re.compile(r"#/calls\?agent=grace"))
+    rows = page.locator("#calls-table tbody tr")
+    expect(rows).to_have_count(2)
+    for n in range(2):
+        expect(rows.nth(n).locator("td").nth(2)).to_have_text("grace")
 
 
 def contrast(page, selector: str) -> float:

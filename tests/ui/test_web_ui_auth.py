@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
 
 from api.app import create_app
@@ -17,13 +19,20 @@ from tests.ui.conftest import drop_files, screenshot
 
 ANALYST_KEY = "cly_0000a11a_an-analyst-key-for-the-web-ui-tests"
 VIEWER_KEY = "cly_0000b22b_a-viewer-key-for-the-web-ui-tests"
+ADMIN_KEY = "cly_0000c33c_an-admin-key-for-the-web-ui-tests"
 
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[LiveServer]:
     settings = make_settings(
         tmp_path,
-        api_keys=f"ui:analyst:{hash_key(ANALYST_KEY)},wall:viewer:{hash_key(VIEWER_KEY)}",
+        api_keys=",".join(
+            [
+                f"ui:analyst:{hash_key(ANALYST_KEY)}",
+                f"wall:viewer:{hash_key(VIEWER_KEY)}",
+                f"boss:admin:{hash_key(ADMIN_KEY)}",
+            ]
+        ),
     )
     app = create_app(container=fake_container(settings))
     with LiveServer(app) as live:
@@ -87,3 +96,64 @@ def test_a_wrong_key_is_refused_and_can_be_replaced(page, server):
     sign_in(page, VIEWER_KEY)
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.locator("#calls-table caption")).to_contain_text("No calls")
+
+
+def test_a_call_is_analysed_again_and_deleted_by_the_roles_allowed(page, server):
+    from playwright.sync_api import expect
+
+    with open_call(page, server, ANALYST_KEY) as call_id:
+        before = audit_of(server, call_id)
+        page.get_by_role("button", name="Analyse again").click()
+        # The page follows the new job, says so, and draws the call anew when it is done.
+        expect(page.locator("#announcer")).to_have_text("call.wav was analysed again.")
+        expect(page.get_by_role("button", name="Analyse again")).to_be_enabled()
+        after = audit_of(server, call_id)
+        assert after["updated_at"] > before["updated_at"]
+        assert after["updated_by"] == "env:ui"
+
+        # An analyst may not delete: the page says which role it takes.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Delete call").click()
+        expect(page.locator("#call-action-status")).to_contain_text(re.compile("admin", re.I))
+
+        page.get_by_role("button", name="API key (set)").click()
+        sign_in(page, ADMIN_KEY)
+        expect(page.get_by_role("heading", level=1)).to_have_text("call.wav")
+        dismissed: list[str] = []
+        page.once("dialog", lambda dialog: (dismissed.append(dialog.message), dialog.dismiss()))
+        page.get_by_role("button", name="Delete call").click()
+        assert dismissed and "call.wav" in dismissed[0]
+        expect(page).to_have_url(re.compile(r"#/calls/"))  # dismissed: nothing happened
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Delete call").click()
+        expect(page).to_have_url(re.compile(r"#/calls$"))
+        expect(page.locator("#calls-table caption")).to_contain_text("No calls")
+        gone = httpx.get(f"{server.url}/v1/calls/{call_id}", headers=bearer(ADMIN_KEY), timeout=30)
+        assert gone.status_code == 410
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def audit_of(server: LiveServer, call_id: str) -> dict[str, str]:
+    reply = httpx.get(f"{server.url}/v1/calls/{call_id}/audit", headers=bearer(ADMIN_KEY))
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+@contextmanager
+def open_call(page, server, key: str) -> Iterator[str]:
+    """Sign in with ``key``, upload a call through the page and open it; yields its id."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/ui/#/upload")
+    page.get_by_role("button", name="API key (not set)").click()
+    sign_in(page, key)
+    drop_files(page, "#dropzone", [("call.wav", wav_bytes(6.0), "audio/wav")])
+    item = page.locator("#uploads > li", has_text="call.wav")
+    expect(item).to_have_attribute("data-status", "succeeded")
+    call_id = item.get_attribute("data-call")
+    item.get_by_role("link", name="Open call.wav").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("call.wav")
+    yield call_id

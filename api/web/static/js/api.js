@@ -61,6 +61,12 @@ export async function getJSON(path, params) {
   return (await request(`${path}${query}`)).json();
 }
 
+/** POST or DELETE without a body: the JSON answer, or null for 204. */
+export async function send(method, path) {
+  const response = await request(path, { method });
+  return response.status === 204 ? null : response.json();
+}
+
 /** GET ``path`` into a blob: URL (audio for the player: an <audio> element cannot send a key). */
 export async function blobURL(path) {
   const response = await request(path, { headers: { Accept: '*/*' } });
@@ -107,6 +113,19 @@ export function postForm(path, form, onProgress) {
       0, 'network', 'The upload did not reach the server.', 'Check that Callytics is running.',
     )));
     xhr.send(form);
+  });
+}
+
+const PROGRESS = `subscription Progress($jobId: ID!) {
+  jobProgress(jobId: $jobId) { seq stage progress status message }
+}`;
+
+/** Follow a job's events (jobProgress) until it ends: ``handlers`` as for subscribe, with
+ * ``event({stage, progress, status, message})`` for each one, status in lower case. */
+export function watchJob(jobId, handlers) {
+  return subscribe(PROGRESS, { jobId }, {
+    ...handlers,
+    next: ({ jobProgress }) => handlers.event({ ...jobProgress, status: jobProgress.status.toLowerCase() }),
   });
 }
 

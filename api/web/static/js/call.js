@@ -2,9 +2,10 @@
 // played is highlighted), the timeline and sentiment charts, metrics, the analysis with its
 // evidence linked to utterances, categories, QA, redaction, and the transcript downloads.
 
-import { blobURL, download, getJSON } from './api.js';
+import { blobURL, download, getJSON, send, watchJob } from './api.js';
 import { chips } from './calls.js';
 import { roleOf, sentimentChart, timeline } from './charts.js';
+import { STAGES } from './upload.js';
 import { announce, clock, date, duration, errorBox, h, heading, percent, roleName, signed } from './util.js';
 
 export async function showCall(main, params, callId) {
@@ -33,7 +34,8 @@ export async function showCall(main, params, callId) {
         `Received ${date(doc.created_at)} · ${duration(doc.audio.duration_s)} · `,
         `${doc.audio.channels === 2 ? 'stereo' : 'mono'} · language ${doc.language || '—'}`,
         doc.agent ? ` · agent ${doc.agent}` : ''),
-      downloads(callId, doc)),
+      downloads(callId, doc),
+      actions(callId, doc)),
     h('section', { class: 'player', 'aria-label': 'Player' }, audio, audioState, chart.el),
     h('div', { class: 'columns' },
       h('div', { class: 'column-main' },
@@ -207,6 +209,52 @@ function downloads(callId, doc) {
         }
       },
     }, label)));
+}
+
+/** Analyse the stored recording again (analyst) or delete the call (admin). */
+function actions(callId, doc) {
+  const status = h('div', { class: 'action-status', id: 'call-action-status', role: 'status' });
+  const again = h('button', { type: 'button', class: 'secondary small', id: 'reanalyze' }, 'Analyse again');
+  const remove = h('button', { type: 'button', class: 'danger small', id: 'delete-call' }, 'Delete call');
+  const stageName = Object.fromEntries(STAGES);
+  const failed = (error, title) => {
+    status.replaceChildren(errorBox(error, title));
+    again.disabled = false;
+  };
+  again.addEventListener('click', async () => {
+    again.disabled = true;
+    status.replaceChildren('Queued to be analysed again…');
+    try {
+      const { job_id: jobId } = await send('POST', `/v1/calls/${callId}/reanalyze`);
+      watchJob(jobId, {
+        event: ({ stage, progress, status: state, message }) => {
+          if (state === 'succeeded') {
+            announce(`${doc.filename} was analysed again.`);
+            window.dispatchEvent(new Event('callytics:rerender'));
+          } else if (state === 'failed') {
+            failed({ message }, 'The new analysis failed:');
+          } else if (stageName[stage]) {
+            status.replaceChildren(`Analysing again: ${stageName[stage]} ${Math.round(progress * 100)}%`);
+          }
+        },
+        error: (error) => failed(error, 'Live progress stopped:'),
+      });
+    } catch (error) {
+      failed(error, 'Could not analyse it again:');
+    }
+  });
+  remove.addEventListener('click', async () => {
+    const sure = window.confirm(`Delete ${doc.filename}? Its recording, transcript, analysis and search entries are removed for good; only who deleted it and when is kept.`);
+    if (!sure) return;
+    try {
+      await send('DELETE', `/v1/calls/${callId}`);
+      announce(`${doc.filename} was deleted.`);
+      window.location.hash = '#/calls';
+    } catch (error) {
+      status.replaceChildren(errorBox(error, 'Could not delete it:'));
+    }
+  });
+  return h('div', { class: 'actions', role: 'group', 'aria-label': 'Call actions' }, again, remove, status);
 }
 
 function analysisSection(doc, transcript) {

@@ -4,7 +4,7 @@
 import { getJSON } from './api.js';
 import { clock, date, duration, errorBox, h, heading, roleName, sentimentLabel, signed } from './util.js';
 
-const FILTERS = ['topic', 'sentiment', 'conflict', 'resolution', 'category', 'created_after', 'created_before'];
+const FILTERS = ['topic', 'agent', 'sentiment', 'conflict', 'resolution', 'category', 'created_after', 'created_before'];
 const PAGE = 25;
 
 export async function showCalls(main, params) {
@@ -16,7 +16,7 @@ export async function showCalls(main, params) {
   const table = h('table', { class: 'calls', id: 'calls-table' },
     caption,
     h('thead', {}, h('tr', {},
-      ['Call', 'Received', 'Length', 'Outcome', 'Customer sentiment', 'Topics', 'Categories']
+      ['Call', 'Received', 'Length', 'Agent', 'Outcome', 'Customer sentiment', 'Topics', 'Categories']
         .map((name) => h('th', { scope: 'col' }, name)))),
     body);
   const more = h('button', { type: 'button', id: 'more-calls', class: 'secondary', hidden: true }, 'Show more');
@@ -59,6 +59,7 @@ function filterForm(params, categories) {
     h('input', { id: `f-${name}`, name, value: params.get(name) || '', ...attrs }));
   const form = h('form', { class: 'filters', id: 'call-filters', 'aria-label': 'Filter calls' },
     input('topic', 'Topic', { maxlength: '100', autocomplete: 'off' }),
+    input('agent', 'Agent', { maxlength: '100', autocomplete: 'off' }),
     select('sentiment', 'Customer sentiment', [['', 'Any'], ['positive', 'Positive'], ['neutral', 'Neutral'], ['negative', 'Negative']]),
     select('conflict', 'Conflict', [['', 'Any'], ['true', 'Conflict'], ['false', 'No conflict']]),
     select('resolution', 'Outcome', [['', 'Any'], ['resolved', 'Resolved'], ['unresolved', 'Unresolved'], ['unknown', 'Unknown']]),
@@ -84,6 +85,7 @@ function callRow(call) {
       call.summary ? h('p', { class: 'summary' }, call.summary) : null),
     h('td', {}, date(call.created_at)),
     h('td', {}, duration(call.duration_s)),
+    h('td', {}, call.agent || h('span', { class: 'muted' }, '—')),
     h('td', {}, h('span', { class: `badge outcome-${call.resolution || 'unknown'}` }, call.resolution || 'unknown'),
       call.conflict ? h('span', { class: 'badge conflict' }, 'conflict') : null),
     h('td', {}, h('span', { class: `badge sentiment-${sentimentLabel(sentiment)}` }, sentimentLabel(sentiment)),

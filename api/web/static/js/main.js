@@ -4,6 +4,7 @@
 import { credentials, setCredentials } from './api.js';
 import { showCall } from './call.js';
 import { showCalls, showSearch } from './calls.js';
+import { showInsights } from './insights.js';
 import { showUpload } from './upload.js';
 import { errorBox } from './util.js';
 
@@ -12,6 +13,7 @@ const routes = [
   [/^\/calls$/, 'calls', showCalls],
   [/^\/upload$/, 'upload', showUpload],
   [/^\/search$/, 'search', showSearch],
+  [/^\/insights$/, 'insights', showInsights],
 ];
 
 const main = document.getElementById('main');
@@ -111,4 +113,6 @@ document.getElementById('skip-link').addEventListener('click', (event) => {
 
 setUpCredentials();
 window.addEventListener('hashchange', render);
+// A view that changed what it shows (a call analysed again) asks to be drawn anew.
+window.addEventListener('callytics:rerender', render);
 render();

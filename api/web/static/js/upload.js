@@ -2,11 +2,11 @@
 // by the GraphQL jobProgress subscription. The list outlives the view: leave for a call and
 // come back, and the jobs are still there, still moving.
 
-import { postForm, subscribe } from './api.js';
+import { postForm, watchJob } from './api.js';
 import { announce, errorBox, h, heading } from './util.js';
 
 // The pipeline's stages in the order they run (core/pipeline.py PIPELINE_STAGES).
-const STAGES = [
+export const STAGES = [
   ['decode', 'Decode'],
   ['diarization', 'Who spoke when'],
   ['asr', 'Transcribe'],
@@ -16,10 +16,6 @@ const STAGES = [
   ['metrics', 'Metrics'],
   ['llm', 'Summary and topics'],
 ];
-
-const PROGRESS = `subscription Progress($jobId: ID!) {
-  jobProgress(jobId: $jobId) { seq stage progress status message }
-}`;
 
 const uploads = h('ol', { class: 'uploads', id: 'uploads', 'aria-label': 'Uploads' });
 
@@ -150,8 +146,8 @@ class UploadItem {
     this.el.dataset.call = callId;
     this.callId = callId;
     this.setStatus('queued');
-    subscribe(PROGRESS, { jobId }, {
-      next: ({ jobProgress }) => this.event(jobProgress),
+    watchJob(jobId, {
+      event: (event) => this.event(event),
       error: (error) => {
         if (!['succeeded', 'failed'].includes(this.el.dataset.status)) {
           this.message.replaceChildren(errorBox(error, 'Live progress stopped:'));
@@ -165,11 +161,10 @@ class UploadItem {
     if (row) {
       row.set(progress >= 1 ? (message === 'failed' ? 'failed' : 'done') : 'running', progress);
     }
-    const lower = status.toLowerCase();
-    if (lower === 'running' || lower === 'queued') {
-      this.setStatus(lower, row ? `${lower}: ${row.label}` : lower);
+    if (status === 'running' || status === 'queued') {
+      this.setStatus(status, row ? `${status}: ${row.label}` : status);
       this.message.textContent = message;
-    } else if (lower === 'succeeded') {
+    } else if (status === 'succeeded') {
       for (const other of this.stages.values()) {
         if (other.el.dataset.state !== 'failed') other.set('done', 1);
       }
@@ -178,7 +173,7 @@ class UploadItem {
       this.link.replaceChildren(h('a', { href: `#/calls/${this.callId}`, class: 'open-call' },
         `Open ${this.filename}`));
       announce(`${this.filename} is analysed.`);
-    } else if (lower === 'failed') {
+    } else if (status === 'failed') {
       for (const other of this.stages.values()) {
         if (other.el.dataset.state === 'running') other.set('failed', other.bar.value);
       }
