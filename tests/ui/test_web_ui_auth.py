@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -77,11 +76,7 @@ def test_the_page_asks_for_a_key_and_uses_it_everywhere(page, server):
 def test_a_viewer_cannot_upload_and_is_told_why(page, server):
     from playwright.sync_api import expect
 
-    page.goto(f"{server.url}/ui/#/upload")
-    page.get_by_role("button", name="API key (not set)").click()
-    sign_in(page, VIEWER_KEY)
-    drop_files(page, "#dropzone", [("call.wav", wav_bytes(2.0), "audio/wav")])
-    item = page.locator("#uploads > li", has_text="call.wav")
+    item = upload_as(page, server, VIEWER_KEY)
     expect(item).to_have_attribute("data-status", "refused")
     expect(item.get_by_role("alert")).to_contain_text(re.compile("analyst", re.I))
 
@@ -101,35 +96,35 @@ def test_a_wrong_key_is_refused_and_can_be_replaced(page, server):
 def test_a_call_is_analysed_again_and_deleted_by_the_roles_allowed(page, server):
     from playwright.sync_api import expect
 
-    with open_call(page, server, ANALYST_KEY) as call_id:
-        before = audit_of(server, call_id)
-        page.get_by_role("button", name="Analyse again").click()
-        # The page follows the new job, says so, and draws the call anew when it is done.
-        expect(page.locator("#announcer")).to_have_text("call.wav was analysed again.")
-        expect(page.get_by_role("button", name="Analyse again")).to_be_enabled()
-        after = audit_of(server, call_id)
-        assert after["updated_at"] > before["updated_at"]
-        assert after["updated_by"] == "env:ui"
+    call_id = open_call(page, server, ANALYST_KEY)
+    before = audit_of(server, call_id)
+    page.get_by_role("button", name="Analyse again").click()
+    # The page follows the new job, says so, and draws the call anew when it is done.
+    expect(page.locator("#announcer")).to_have_text("call.wav was analysed again.")
+    expect(page.get_by_role("button", name="Analyse again")).to_be_enabled()
+    after = audit_of(server, call_id)
+    assert after["updated_at"] > before["updated_at"]
+    assert after["updated_by"] == "env:ui"
 
-        # An analyst may not delete: the page says which role it takes.
-        page.once("dialog", lambda dialog: dialog.accept())
-        page.get_by_role("button", name="Delete call").click()
-        expect(page.locator("#call-action-status")).to_contain_text(re.compile("admin", re.I))
+    # An analyst may not delete: the page says which role it takes.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete call").click()
+    expect(page.locator("#call-action-status")).to_contain_text(re.compile("admin", re.I))
 
-        page.get_by_role("button", name="API key (set)").click()
-        sign_in(page, ADMIN_KEY)
-        expect(page.get_by_role("heading", level=1)).to_have_text("call.wav")
-        dismissed: list[str] = []
-        page.once("dialog", lambda dialog: (dismissed.append(dialog.message), dialog.dismiss()))
-        page.get_by_role("button", name="Delete call").click()
-        assert dismissed and "call.wav" in dismissed[0]
-        expect(page).to_have_url(re.compile(r"#/calls/"))  # dismissed: nothing happened
-        page.once("dialog", lambda dialog: dialog.accept())
-        page.get_by_role("button", name="Delete call").click()
-        expect(page).to_have_url(re.compile(r"#/calls$"))
-        expect(page.locator("#calls-table caption")).to_contain_text("No calls")
-        gone = httpx.get(f"{server.url}/v1/calls/{call_id}", headers=bearer(ADMIN_KEY), timeout=30)
-        assert gone.status_code == 410
+    page.get_by_role("button", name="API key (set)").click()
+    sign_in(page, ADMIN_KEY)
+    expect(page.get_by_role("heading", level=1)).to_have_text("call.wav")
+    dismissed: list[str] = []
+    page.once("dialog", lambda dialog: (dismissed.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Delete call").click()
+    assert dismissed and "call.wav" in dismissed[0]
+    expect(page).to_have_url(re.compile(r"#/calls/"))  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete call").click()
+    expect(page).to_have_url(re.compile(r"#/calls$"))
+    expect(page.locator("#calls-table caption")).to_contain_text("No calls")
+    gone = httpx.get(f"{server.url}/v1/calls/{call_id}", headers=bearer(ADMIN_KEY), timeout=30)
+    assert gone.status_code == 410
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -142,18 +137,22 @@ def audit_of(server: LiveServer, call_id: str) -> dict[str, str]:
     return reply.json()
 
 
-@contextmanager
-def open_call(page, server, key: str) -> Iterator[str]:
-    """Sign in with ``key``, upload a call through the page and open it; yields its id."""
-    from playwright.sync_api import expect
-
+def upload_as(page, server, key: str):
+    """Sign in with ``key`` on the upload page and drop a 6 s call there; its list item."""
     page.goto(f"{server.url}/ui/#/upload")
     page.get_by_role("button", name="API key (not set)").click()
     sign_in(page, key)
     drop_files(page, "#dropzone", [("call.wav", wav_bytes(6.0), "audio/wav")])
-    item = page.locator("#uploads > li", has_text="call.wav")
+    return page.locator("#uploads > li", has_text="call.wav")
+
+
+def open_call(page, server, key: str) -> str:
+    """Upload a call through the page as ``key`` and open it; its id."""
+    from playwright.sync_api import expect
+
+    item = upload_as(page, server, key)
     expect(item).to_have_attribute("data-status", "succeeded")
     call_id = item.get_attribute("data-call")
     item.get_by_role("link", name="Open call.wav").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("call.wav")
-    yield call_id
+    return call_id
