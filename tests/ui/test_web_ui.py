@@ -198,6 +198,14 @@ def test_a_call_page_plays_from_the_word_clicked(page, server, calls):
     expect(word).to_have_class(re.compile(r"\bplaying\b"))
     screenshot(page, "05-call-word-clicked", full_page=False)
 
+    # A click on the timeline plays from that moment: here, the middle of a turn's bar.
+    bar = page.locator("#timeline rect.turn").nth(5)
+    bar.click()
+    turn = utterances.nth(int(bar.get_attribute("data-utterance")))
+    start, end = float(turn.get_attribute("data-start")), float(turn.get_attribute("data-end"))
+    assert start - 0.5 <= player_time(page) <= end + 0.5, (start, end, player_time(page))
+    expect(turn).to_have_class(re.compile(r"\bcurrent\b"))
+
     # Evidence links jump to their utterance and the player follows.
     evidence = page.locator("#conflict a.evidence").first
     index = int(evidence.get_attribute("data-utterance"))

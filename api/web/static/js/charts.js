@@ -41,11 +41,11 @@ export function silences(utterances, total) {
   return spans;
 }
 
-function clickable(svg, total, seek, left = LABEL) {
+function clickable(svg, total, seek, left = LABEL, width = WIDTH) {
   svg.addEventListener('click', (event) => {
     const box = svg.getBoundingClientRect();
-    const x = ((event.clientX - box.left) / box.width) * WIDTH;
-    if (x >= left) seek(((x - left) / (WIDTH - left)) * total);
+    const x = ((event.clientX - box.left) / box.width) * width;
+    if (x >= left) seek(((x - left) / (width - left)) * total);
   });
 }
 
@@ -68,12 +68,13 @@ export function timeline(document, seek) {
       s('text', { x: 4, y: y + 15, class: `lane-label role-${role(id)}` }, `${roleName(role(id))} ${id}`),
       s('line', { x1: LABEL, x2: WIDTH, y1: y + lane / 2, y2: y + lane / 2, class: 'lane-line' }),
     );
-    for (const u of document.utterances.filter((ut) => ut.speaker === id)) {
+    document.utterances.forEach((u, index) => {
+      if (u.speaker !== id) return;
       svg.append(s('rect', {
         x: x(u.start), y: y + 3, width: Math.max(1, x(u.end) - x(u.start)), height: lane - 6,
-        class: `turn role-${role(id)}`,
+        class: `turn role-${role(id)}`, 'data-utterance': index,
       }, s('title', {}, `${roleName(role(id))} ${clock(u.start)}–${clock(u.end)}: ${u.text}`)));
-    }
+    });
   });
   const silenceY = speakers.length * lane + 4;
   svg.append(s('text', { x: 4, y: silenceY + 15, class: 'lane-label' }, 'Silence'));
@@ -120,19 +121,22 @@ function axis(svg, total, y, x) {
 export function sentimentChart(document, seek) {
   const total = document.audio.duration_s || Math.max(0, ...document.utterances.map((u) => u.end));
   const role = roleOf(document);
-  const height = 180;
+  // Narrower than the timeline: it sits in a column, and its labels should stay legible.
+  const width = 640;
+  const left = 70;
+  const height = 170;
   const top = 10;
   const plot = height - 40;
-  const x = (t) => LABEL + (t / total) * (WIDTH - LABEL);
+  const x = (t) => left + (t / total) * (width - left);
   const y = (score) => top + ((1 - score) / 2) * plot;
   const svg = s('svg', {
-    viewBox: `0 0 ${WIDTH} ${height}`, class: 'chart sentiment', id: 'sentiment-chart', role: 'img',
+    viewBox: `0 0 ${width} ${height}`, class: 'chart sentiment', id: 'sentiment-chart', role: 'img',
     'aria-label': sentimentDescription(document, role),
   });
   for (const [score, label] of [[1, 'positive'], [0, 'neutral'], [-1, 'negative']]) {
     svg.append(
-      s('line', { x1: LABEL, x2: WIDTH, y1: y(score), y2: y(score), class: score === 0 ? 'zero' : 'grid' }),
-      s('text', { x: LABEL - 8, y: y(score) + 4, class: 'tick-label', 'text-anchor': 'end' }, label),
+      s('line', { x1: left, x2: width, y1: y(score), y2: y(score), class: score === 0 ? 'zero' : 'grid' }),
+      s('text', { x: left - 8, y: y(score) + 4, class: 'tick-label', 'text-anchor': 'end' }, label),
     );
   }
   for (const sp of document.speakers) {
@@ -150,7 +154,7 @@ export function sentimentChart(document, seek) {
     }
   }
   axis(svg, total, height - 24, x);
-  clickable(svg, total, seek);
+  clickable(svg, total, seek, left, width);
   return h('figure', { class: 'figure' }, svg, h('figcaption', {},
     h('ul', { class: 'legend' },
       h('li', {}, h('span', { class: 'swatch role-agent' }), 'Agent'),
