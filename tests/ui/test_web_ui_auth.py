@@ -137,13 +137,13 @@ def audit_of(server: LiveServer, call_id: str) -> dict[str, str]:
     return reply.json()
 
 
-def upload_as(page, server, key: str):
-    """Sign in with ``key`` on the upload page and drop a 6 s call there; its list item."""
+def upload_as(page, server, key: str, name: str = "call.wav", seconds: float = 6.0):
+    """Sign in with ``key`` on the upload page and drop a call there; its list item."""
     page.goto(f"{server.url}/ui/#/upload")
     page.get_by_role("button", name="API key (not set)").click()
     sign_in(page, key)
-    drop_files(page, "#dropzone", [("call.wav", wav_bytes(6.0), "audio/wav")])
-    return page.locator("#uploads > li", has_text="call.wav")
+    drop_files(page, "#dropzone", [(name, wav_bytes(seconds), "audio/wav")])
+    return page.locator("#uploads > li", has_text=name)
 
 
 def open_call(page, server, key: str) -> str:
@@ -156,3 +156,11 @@ def open_call(page, server, key: str) -> str:
     item.get_by_role("link", name="Open call.wav").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("call.wav")
     return call_id
+
+
+def test_a_recording_over_the_size_limit_is_refused_with_the_limit(page, server):
+    from playwright.sync_api import expect
+
+    item = upload_as(page, server, ANALYST_KEY, "long.wav", seconds=200.0)  # 6.4 MB; max 5
+    expect(item).to_have_attribute("data-status", "refused")
+    expect(item.get_by_role("alert")).to_contain_text("5 MB")
