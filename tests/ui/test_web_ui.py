@@ -393,6 +393,21 @@ def test_keyboard_labels_and_contrast(page, server, calls):
         assert unlabelled_controls(page) == [], route
 
 
+def test_a_phone_sized_window_never_scrolls_sideways(page, server, calls):
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    for route in [f"#/calls/{calls['outage-complaint.wav']}", "#/calls", "#/upload", "#/insights"]:
+        page.goto(f"{server.url}/ui/{route}")
+        expect(page.locator("main h1")).to_be_visible()
+        page.wait_for_function("() => !document.getElementById('main').hasAttribute('aria-busy')")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (route, width)
+    page.goto(f"{server.url}/ui/#/calls/{calls['outage-complaint.wav']}")
+    expect(page.locator("#transcript > li").first).to_be_visible()
+    screenshot(page, "12-phone-call", full_page=False)
+
+
 def test_the_root_serves_the_page_with_a_strict_policy(server):
     root = httpx.get(f"{server.url}/", follow_redirects=False, timeout=30)
     assert root.status_code == 307 and root.headers["location"] == "/ui/"

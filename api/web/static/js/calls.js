@@ -20,7 +20,7 @@ export async function showCalls(main, params) {
         .map((name) => h('th', { scope: 'col' }, name)))),
     body);
   const more = h('button', { type: 'button', id: 'more-calls', class: 'secondary', hidden: true }, 'Show more');
-  main.append(heading('Calls'), form, table, more);
+  main.append(heading('Calls'), form, h('div', { class: 'scroll' }, table), more);
   main.querySelector('h1').focus();
 
   const query = {};
