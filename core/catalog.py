@@ -10,7 +10,7 @@ import base64
 import binascii
 import builtins
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ SentimentFilter = Literal["positive", "neutral", "negative"]
 # The customer's mean utterance sentiment (-1..1) beyond these bounds is positive/negative.
 SENTIMENT_BOUND = 0.05
 MAX_PAGE = 100
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,24 @@ class CallCatalog:
                 "Audio is kept only when STORE_AUDIO=true (the default).",
             )
         return Path(path), filename
+
+    def jobs(
+        self, statuses: Iterable[str] | None = None, *, limit: int = 20
+    ) -> builtins.list[dict[str, Any]]:
+        """The newest jobs first, only those in ``statuses`` when given (queued, running,
+        succeeded, failed): what is running now, from any process or client."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}, not {limit}.")
+        wanted = sorted(set(statuses or ()))
+        if unknown := [s for s in wanted if s not in JOB_STATUSES]:
+            raise InvalidInputError(
+                f"Unknown job status {unknown[0]!r}.", f"Use {', '.join(JOB_STATUSES)}."
+            )
+        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit)
+        if wanted:
+            query = query.where(JobRow.status.in_(wanted))
+        with self.database.session() as session:
+            return [job_dict(row) for row in session.scalars(query)]
 
     def job(self, job_id: str) -> dict[str, Any]:
         with self.database.session() as session:

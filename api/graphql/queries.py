@@ -12,7 +12,15 @@ from api.graphql.calls import Call, Role
 from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.inputs import CallFilter
 from api.graphql.insights import AgentSummary, TrendBucket, TrendInterval
-from api.graphql.types import CallAudit, CallConnection, Job, SearchHit, Stage, load_call
+from api.graphql.types import (
+    CallAudit,
+    CallConnection,
+    Job,
+    JobStatus,
+    SearchHit,
+    Stage,
+    load_call,
+)
 from core.errors import NotFoundError
 
 
@@ -102,6 +110,18 @@ class Query:
         insights = runtime_of(info).container.insights()
         buckets = await asyncio.to_thread(insights.trends, interval.value, since, until)
         return [TrendBucket.from_dict(b) for b in buckets]
+
+    @strawberry.field(
+        description="Recent jobs, newest first; only those in `status` when given "
+        "(`[QUEUED, RUNNING]`: what is in progress now). `first`: 1..100."
+    )
+    async def jobs(
+        self, info: Info, status: list[JobStatus] | None = None, first: int = 20
+    ) -> list[Job]:
+        principal_of(info)
+        statuses = [s.value for s in status] if status else None
+        jobs = await asyncio.to_thread(runtime_of(info).catalog.jobs, statuses, limit=first)
+        return [Job.from_dict(job) for job in jobs]
 
     @strawberry.field(description="One job by id; null when there is no such job.")
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from api.rest.deps import RuntimeDep
-from api.rest.schemas import Job, JobEvent, error_responses
+from api.rest.schemas import Job, JobEvent, JobList, error_responses
 from api.runtime import Runtime
+from core.catalog import MAX_PAGE
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -21,6 +22,25 @@ def _load(runtime: Runtime, job_id: str, events: bool) -> dict[str, Any]:
             JobEvent.model_validate(e) for e in runtime.service.stored_events(job_id, -1)
         ]
     return job
+
+
+@router.get(
+    "",
+    summary="Recent jobs, newest first",
+    description="All jobs, or those in the given states (repeat `status`): "
+    "`?status=queued&status=running` is what is in progress now, from any client or process.",
+    responses=error_responses(),
+)
+async def list_jobs(
+    runtime: RuntimeDep,
+    status: Annotated[
+        list[Literal["queued", "running", "succeeded", "failed"]] | None,
+        Query(description="Only jobs in these states."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+) -> JobList:
+    jobs = await asyncio.to_thread(runtime.catalog.jobs, status, limit=limit)
+    return JobList(items=[Job.model_validate(job) for job in jobs])
 
 
 @router.get(

@@ -169,6 +169,10 @@ class Job(BaseModel):
     events: list[JobEvent] | None = Field(default=None, description="With `?events=true` only.")
 
 
+class JobList(BaseModel):
+    items: list[Job] = Field(description="Newest first.")
+
+
 class SearchHit(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

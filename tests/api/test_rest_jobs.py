@@ -1,4 +1,5 @@
-"""GET /v1/jobs/{id}: a job while queued, while running, after success and after failure."""
+"""GET /v1/jobs/{id}: a job while queued, while running, after success and after failure;
+GET /v1/jobs (and GraphQL `jobs`): the jobs in given states, newest first."""
 
 from __future__ import annotations
 
@@ -33,6 +34,22 @@ def test_a_job_reads_queued_then_running_then_succeeded(make_client, tmp_path):
     assert queued["status"] == "queued"
     assert (queued["attempts"], queued["started_at"], queued["events"]) == (0, None, None)
 
+    # What is in progress now, newest first; over REST and GraphQL alike.
+    def listed(**params: object) -> list[str]:
+        reply = client.get("/v1/jobs", params=params)
+        assert reply.status_code == 200, reply.text
+        return [job["id"] for job in reply.json()["items"]]
+
+    assert listed(status=["queued", "running"]) == [second["job_id"], first["job_id"]]
+    assert listed(status="running") == [first["job_id"]]
+    assert listed(status="succeeded") == []
+    assert listed(limit=1) == [second["job_id"]]
+    query = "{ jobs(status: [RUNNING]) { id status stage } }"
+    jobs = client.post("/graphql", json={"query": query}).json()["data"]["jobs"]
+    assert [(j["id"], j["status"]) for j in jobs] == [(first["job_id"], "RUNNING")]
+    assert client.get("/v1/jobs", params={"status": "lost"}).status_code == 422
+    assert client.get("/v1/jobs", params={"limit": 0}).status_code == 422
+
     gated.gate.set()
     assert follow_job(client, first["job_id"])[-1].status == "succeeded"
     assert follow_job(client, second["job_id"])[-1].status == "succeeded"
@@ -42,6 +59,8 @@ def test_a_job_reads_queued_then_running_then_succeeded(make_client, tmp_path):
     assert done["events"][-1]["stage"] == "done"
     assert done["events"][-1]["status"] == "succeeded"
     assert "asr" in {e["stage"] for e in done["events"]}
+    assert set(listed(status="succeeded")) == {first["job_id"], second["job_id"]}
+    assert listed(status=["queued", "running"]) == []
 
 
 def test_a_failed_job_says_why_and_leaves_no_call_and_no_audio(make_client):

@@ -138,10 +138,13 @@ def audit_of(server: LiveServer, call_id: str) -> dict[str, str]:
 
 
 def upload_as(page, server, key: str, name: str = "call.wav", seconds: float = 6.0):
-    """Sign in with ``key`` on the upload page and drop a call there; its list item."""
+    """Sign in with ``key`` on the upload page (its list of running jobs asks for one) and
+    drop a call there; its list item."""
+    from playwright.sync_api import expect
+
     page.goto(f"{server.url}/ui/#/upload")
-    page.get_by_role("button", name="API key (not set)").click()
     sign_in(page, key)
+    expect(page.get_by_role("dialog")).to_be_hidden()
     drop_files(page, "#dropzone", [(name, wav_bytes(seconds), "audio/wav")])
     return page.locator("#uploads > li", has_text=name)
 

@@ -1,8 +1,9 @@
 // Upload: drop (or choose) recordings; each becomes a job whose stages advance live, driven
 // by the GraphQL jobProgress subscription. The list outlives the view: leave for a call and
-// come back, and the jobs are still there, still moving.
+// come back, and the jobs are still there, still moving. Jobs in progress that this tab did
+// not start (another tab, the API, a script) join the list when the view opens.
 
-import { postForm, watchJob } from './api.js';
+import { getJSON, postForm, watchJob } from './api.js';
 import { announce, errorBox, h, heading } from './util.js';
 
 // The pipeline's stages in the order they run (core/pipeline.py PIPELINE_STAGES).
@@ -19,7 +20,7 @@ export const STAGES = [
 
 const uploads = h('ol', { class: 'uploads', id: 'uploads', 'aria-label': 'Uploads' });
 
-export function showUpload(main) {
+export async function showUpload(main) {
   const input = h('input', {
     type: 'file', id: 'upload-files', name: 'files', multiple: true,
     accept: 'audio/*,video/*,.wav,.mp3,.flac,.ogg,.opus,.m4a,.aac,.webm,.amr,.wma,.aiff,.mp4',
@@ -58,6 +59,25 @@ export function showUpload(main) {
     uploads,
   );
   main.querySelector('h1').focus();
+  try {
+    await adoptRunning();
+  } catch (error) {
+    // The page still takes uploads; a 401 has already asked for a key.
+    if (error.status !== 401) main.append(errorBox(error, 'Jobs started elsewhere could not be listed:'));
+  }
+}
+
+/** List the server's queued and running jobs that are not in this tab's list yet. */
+async function adoptRunning() {
+  const query = new URLSearchParams([['status', 'queued'], ['status', 'running'], ['limit', '50']]);
+  const { items } = await getJSON('/v1/jobs', query);
+  for (const job of items.reverse()) { // oldest first: the newest ends on top
+    if (uploads.querySelector(`[data-job="${job.id}"]`)) continue;
+    document.getElementById('no-uploads')?.remove();
+    const item = new UploadItem(job.filename, job.kind === 'reanalyze' ? 'analysed again, started elsewhere' : 'started elsewhere');
+    uploads.prepend(item.el);
+    item.accepted({ call_id: job.call_id, job_id: job.id });
+  }
 }
 
 function optionsForm() {
@@ -108,7 +128,7 @@ function start(file, fields) {
 }
 
 class UploadItem {
-  constructor(filename) {
+  constructor(filename, origin = '') {
     this.filename = filename;
     this.bar = h('progress', { max: '1', value: '0', 'aria-label': `Uploading ${filename}` });
     this.state = h('span', { class: 'job-state' }, 'uploading');
@@ -118,7 +138,8 @@ class UploadItem {
       [...this.stages.values()].map((row) => row.el));
     this.link = h('p', { class: 'job-link' });
     this.el = h('li', { class: 'upload', dataset: { status: 'uploading' } },
-      h('div', { class: 'upload-head' }, h('strong', { class: 'filename' }, filename), ' ', this.state),
+      h('div', { class: 'upload-head' }, h('strong', { class: 'filename' }, filename), ' ', this.state,
+        origin ? h('span', { class: 'origin muted' }, origin) : null),
       this.bar, this.stageList, this.message, this.link);
   }
 
