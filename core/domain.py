@@ -222,6 +222,8 @@ class ConversationMetrics:
     mean_response_latency_s: float | None
     sentiment_by_quarter: dict[str, list[float | None]]
     customer_sentiment_trend: float | None
+    # The utterances that interrupt (their indexes, in time order): where `interruptions` are.
+    interruption_utterances: list[int] = field(default_factory=list)
 
 
 # -------------------------------------------------------------------------- stages

@@ -21,7 +21,7 @@ Definitions:
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -78,22 +78,27 @@ def overlap_time(per_speaker: dict[str, list[Interval]]) -> float:
     return overlap
 
 
-def interruptions(utterances: Sequence[Utterance]) -> dict[str, int]:
-    """Count interruptions per speaker (see module docstring)."""
-    counts: dict[str, int] = defaultdict(int)
-    ordered = sorted(utterances, key=lambda u: u.start)
+def interrupting(utterances: Sequence[Utterance]) -> list[Utterance]:
+    """The turns that interrupt another speaker's (see module docstring), in time order
+    (then by index: the same whatever order they come in)."""
+    found = []
+    ordered = sorted(utterances, key=lambda u: (u.start, u.index))
     for i, u in enumerate(ordered):
         if u.end - u.start < BACKCHANNEL_S:
             continue
-        for v in ordered[:i]:
-            if (
-                v.speaker != u.speaker
-                and v.start < u.start < v.end - MIN_INTERRUPT_OVERLAP_S
-                and u.end > v.end
-            ):
-                counts[u.speaker] += 1
-                break
-    return dict(counts)
+        if any(
+            v.speaker != u.speaker
+            and v.start < u.start < v.end - MIN_INTERRUPT_OVERLAP_S
+            and u.end > v.end
+            for v in ordered[:i]
+        ):
+            found.append(u)
+    return found
+
+
+def interruptions(utterances: Sequence[Utterance]) -> dict[str, int]:
+    """Count interruptions per speaker (see module docstring)."""
+    return dict(Counter(u.speaker for u in interrupting(utterances)))
 
 
 def response_latencies(utterances: Sequence[Utterance], roles: dict[str, Role]) -> list[float]:
@@ -157,7 +162,8 @@ def compute(
     gaps = [b.start - a.end for a, b in itertools.pairwise(everyone)]
     talk_by = {s: total(ivs) for s, ivs in per_speaker.items()}
     talk_sum = sum(talk_by.values())
-    inter = interruptions(utterances)
+    cuts = interrupting(utterances)
+    inter = Counter(u.speaker for u in cuts)
     words_by: dict[str, int] = defaultdict(int)
     scores_by: dict[str, list[float]] = defaultdict(list)
     for u in utterances:
@@ -188,4 +194,5 @@ def compute(
         mean_response_latency_s=_mean(latencies),
         sentiment_by_quarter=sentiment_by_quarter(utterances, roles, span),
         customer_sentiment_trend=sentiment_trend(utterances, roles, span, Role.CUSTOMER),
+        interruption_utterances=[u.index for u in cuts],
     )

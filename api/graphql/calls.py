@@ -150,6 +150,10 @@ class Metrics:
     customer_sentiment_trend: float | None = strawberry.field(
         description="Slope of the customer's sentiment over the call; positive: improving."
     )
+    interruption_utterances: list[int] = strawberry.field(
+        description="Indexes of the utterances that interrupt, in time order (empty for a "
+        "call analysed before they were listed)."
+    )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Metrics:
@@ -168,6 +172,7 @@ class Metrics:
                 customer=list(quarters.get("customer") or []),
             ),
             customer_sentiment_trend=d.get("customer_sentiment_trend"),
+            interruption_utterances=list(d.get("interruption_utterances") or []),
         )
 
 

@@ -79,6 +79,11 @@ class Metrics(_Open):
         description="Mean sentiment of `agent` and `customer` in each quarter of the call."
     )
     customer_sentiment_trend: float | None
+    interruption_utterances: list[int] = Field(
+        default_factory=list,
+        description="Indexes of the utterances that interrupt, in time order (one per "
+        "interruption counted). Absent from calls analysed before it existed.",
+    )
 
 
 class Conflict(_Open):

@@ -230,7 +230,7 @@ query Call($id: ID!) {
     }
     metrics {
       talkTimeS nonTalkTimeS silenceRatio longestSilenceS overlapS interruptions
-      agentTalkRatio meanResponseLatencyS customerSentimentTrend
+      agentTalkRatio meanResponseLatencyS customerSentimentTrend interruptionUtterances
       sentimentByQuarter { agent customer }
     }
     analysis {

@@ -111,3 +111,13 @@ def drop_files(page, selector: str, files: list[tuple[str, bytes, str]]) -> None
     )
     for event in ("dragenter", "dragover", "drop"):
         page.dispatch_event(selector, event, {"dataTransfer": transfer})
+
+
+def player_time(page) -> float:
+    return float(page.evaluate("document.getElementById('player').currentTime"))
+
+
+def wait_for_audio(page) -> None:
+    page.wait_for_function(
+        "() => document.getElementById('player').readyState >= 1", timeout=60_000
+    )

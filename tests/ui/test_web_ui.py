@@ -21,7 +21,7 @@ import pytest
 from core.pipeline import PIPELINE_STAGES
 from samples import load_script, render_call
 from tests.support.processes import ServeProcess, embedded_env, subscribe_job
-from tests.ui.conftest import drop_files, screenshot
+from tests.ui.conftest import drop_files, player_time, screenshot, wait_for_audio
 
 pytestmark = pytest.mark.slow
 
@@ -90,16 +90,6 @@ def stage_log(page, filename: str) -> list[tuple[str, str]]:
         for name, stage, state in page.evaluate("window.__stageLog")
         if name == filename
     ]
-
-
-def player_time(page) -> float:
-    return float(page.evaluate("document.getElementById('player').currentTime"))
-
-
-def wait_for_audio(page) -> None:
-    page.wait_for_function(
-        "() => document.getElementById('player').readyState >= 1", timeout=60_000
-    )
 
 
 def test_upload_several_by_drop_and_by_chooser_and_watch_the_stages(page, server, recordings):
@@ -173,8 +163,12 @@ def test_a_call_page_plays_from_the_word_clicked(page, server, calls):
     assert (
         page.locator("#transcript > li.role-agent .speaker").first.inner_text().startswith("Agent")
     )
-    # The charts: a bar per turn on the timeline, a line per speaker for sentiment.
+    # The charts: a bar per turn on the timeline, a mark per interruption the metrics
+    # counted (at the turns they name), a line per speaker for sentiment.
     assert page.locator("#timeline rect.turn").count() == utterances.count()
+    metrics = httpx.get(f"{server.url}/v1/calls/{calls['outage-complaint.wav']}").json()["metrics"]
+    assert metrics["interruptions"] == len(metrics["interruption_utterances"]) >= 1
+    assert page.locator("#timeline path.interruption").count() == metrics["interruptions"]
     assert page.locator("#sentiment-chart polyline.series").count() == 2
     # The analysis, the evidence of conflict linked to utterances, categories, QA, metrics.
     expect(page.locator("#summary")).not_to_be_empty()

@@ -14,7 +14,7 @@ import pytest
 from api.app import create_app
 from core.auth import hash_key
 from tests.support.app import LiveServer, fake_container, make_settings, wav_bytes
-from tests.ui.conftest import drop_files, screenshot
+from tests.ui.conftest import drop_files, screenshot, wait_for_audio
 
 ANALYST_KEY = "cly_0000a11a_an-analyst-key-for-the-web-ui-tests"
 VIEWER_KEY = "cly_0000b22b_a-viewer-key-for-the-web-ui-tests"
@@ -66,7 +66,7 @@ def test_the_page_asks_for_a_key_and_uses_it_everywhere(page, server):
     item.get_by_role("link", name="Open call.wav").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("call.wav")
     # The recording came through an authenticated fetch (an <audio> cannot send the key).
-    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    wait_for_audio(page)
     assert page.evaluate("document.getElementById('player').src").startswith("blob:")
     with page.expect_download() as caught:
         page.locator(".downloads button[data-format='vtt']").click()

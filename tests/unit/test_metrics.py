@@ -40,6 +40,7 @@ def test_talk_time_silence_overlap_and_interruptions():
     speakers, utterances = two_party()
     m = metrics.compute(utterances, speakers, duration=30.0)
     assert m.interruptions == 1
+    assert m.interruption_utterances == [3]  # the customer's "no no you people ..."
     assert speakers[1].interruptions == 1 and speakers[0].interruptions == 0
     assert m.overlap_s == pytest.approx(10.16 - 9.0, abs=0.01)
     assert 0 < m.talk_time_s < 30

@@ -183,6 +183,7 @@ async def test_the_document_has_every_field_of_the_spec():
         "mean_response_latency_s",
         "sentiment_by_quarter",
         "customer_sentiment_trend",
+        "interruption_utterances",
     }
     assert set(doc["analysis"]) == {
         "summary",

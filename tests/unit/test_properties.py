@@ -96,6 +96,8 @@ def test_metrics_invariants(call, data):
     assert 0.0 <= m.overlap_s <= m.talk_time_s + EPS
     assert m.interruptions >= 0
     assert m.interruptions == sum(s.interruptions for s in speakers)
+    assert m.interruptions == len(m.interruption_utterances)
+    assert set(m.interruption_utterances) <= {u.index for u in utterances}
     assert m.interruptions <= len(utterances)
     if not words:
         assert m.talk_time_s == 0.0 and m.silence_ratio == 1.0 and m.interruptions == 0

@@ -13,24 +13,20 @@ export function roleOf(document) {
   return (speaker) => roles.get(speaker) || 'unknown';
 }
 
-/** Utterances that start while another speaker's is running and outlast it (SPEC section 4). */
-export function interruptions(utterances) {
-  const found = [];
-  const sorted = [...utterances].sort((a, b) => a.start - b.start);
-  for (let i = 0; i < sorted.length; i += 1) {
-    const u = sorted[i];
-    for (let j = i - 1; j >= 0 && j >= i - 5; j -= 1) {
-      const before = sorted[j];
-      if (before.speaker !== u.speaker && u.start < before.end && u.end > before.end && u.end - u.start >= 1) {
-        found.push(u);
-        break;
-      }
-    }
-  }
-  return found;
+/** The call's length: the recording's, or the last utterance's end when it is missing. */
+function callLength(document) {
+  return document.audio.duration_s || Math.max(0, ...document.utterances.map((u) => u.end));
 }
 
-export function silences(utterances, total) {
+/** The utterances that interrupt, as the server counted them (metrics.interruptions);
+ * none for a call analysed before the document listed them. */
+function interruptions(document) {
+  return (document.metrics?.interruption_utterances || [])
+    .map((index) => document.utterances[index])
+    .filter(Boolean);
+}
+
+function silences(utterances, total) {
   const spans = [];
   let covered = 0;
   for (const u of [...utterances].sort((a, b) => a.start - b.start)) {
@@ -50,17 +46,17 @@ function clickable(svg, total, seek, left = LABEL, width = WIDTH) {
 }
 
 export function timeline(document, seek) {
-  const total = document.audio.duration_s || Math.max(0, ...document.utterances.map((u) => u.end));
+  const total = callLength(document);
   const role = roleOf(document);
   const speakers = document.speakers.map((sp) => sp.id);
   const lane = 26;
   const height = (speakers.length + 1) * lane + 26;
   const x = (t) => LABEL + (t / total) * (WIDTH - LABEL);
   const gaps = silences(document.utterances, total);
-  const cuts = interruptions(document.utterances);
+  const cuts = interruptions(document);
   const svg = s('svg', {
     viewBox: `0 0 ${WIDTH} ${height}`, class: 'chart timeline', id: 'timeline', role: 'img',
-    'aria-label': `Timeline: ${speakers.length} speakers over ${clock(total)}, ${gaps.length} silences of ${SILENCE_S} s or more, ${cuts.length} interruptions. Click to play from a moment.`,
+    'aria-label': `Timeline: ${speakers.length} speakers over ${clock(total)}, ${gaps.length} silences of ${SILENCE_S} s or more, ${document.metrics?.interruptions ?? cuts.length} interruptions. Click to play from a moment.`,
   });
   speakers.forEach((id, n) => {
     const y = n * lane + 4;
@@ -119,7 +115,7 @@ function axis(svg, total, y, x) {
 }
 
 export function sentimentChart(document, seek) {
-  const total = document.audio.duration_s || Math.max(0, ...document.utterances.map((u) => u.end));
+  const total = callLength(document);
   const role = roleOf(document);
   // Narrower than the timeline: it sits in a column, and its labels should stay legible.
   const width = 640;
