@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Select, and_, exists, func, or_, select
 
@@ -28,7 +28,8 @@ SentimentFilter = Literal["positive", "neutral", "negative"]
 # The customer's mean utterance sentiment (-1..1) beyond these bounds is positive/negative.
 SENTIMENT_BOUND = 0.05
 MAX_PAGE = 100
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+JobStatusName = Literal["queued", "running", "succeeded", "failed"]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatusName)
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ class CallCatalog:
         succeeded, failed): what is running now, from any process or client."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}, not {limit}.")
-        wanted = sorted(set(statuses or ()))
+        wanted = list(statuses or ())
         if unknown := [s for s in wanted if s not in JOB_STATUSES]:
             raise InvalidInputError(
                 f"Unknown job status {unknown[0]!r}.", f"Use {', '.join(JOB_STATUSES)}."

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import Job, JobEvent, JobList, error_responses
 from api.runtime import Runtime
-from core.catalog import MAX_PAGE
+from core.catalog import MAX_PAGE, JobStatusName
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -34,7 +34,7 @@ def _load(runtime: Runtime, job_id: str, events: bool) -> dict[str, Any]:
 async def list_jobs(
     runtime: RuntimeDep,
     status: Annotated[
-        list[Literal["queued", "running", "succeeded", "failed"]] | None,
+        list[JobStatusName] | None,
         Query(description="Only jobs in these states."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,

@@ -91,10 +91,11 @@ export async function showCall(main, params, callId) {
 class Transcript {
   constructor(doc, role, seek) {
     this.doc = doc;
+    this.seek = seek;
     this.current = -1;
     this.currentWord = null;
     this.follows = h('input', { type: 'checkbox', id: 'follow', checked: true });
-    this.items = doc.utterances.map((u, index) => this.utterance(u, index, role, seek));
+    this.items = doc.utterances.map((u, index) => this.utterance(u, index, role));
     this.starts = doc.utterances.map((u) => u.start);
     this.list = h('ol', { class: 'transcript', id: 'transcript' }, this.items);
     this.list.addEventListener('click', (event) => {
@@ -109,7 +110,7 @@ class Transcript {
       this.list);
   }
 
-  utterance(u, index, role, seek) {
+  utterance(u, index, role) {
     const who = role(u.speaker);
     const words = u.words?.length ? u.words : [{ word: u.text, start: u.start, end: u.end }];
     const text = h('p', { class: 'text' });
@@ -124,7 +125,7 @@ class Transcript {
       h('div', { class: 'utterance-head' },
         h('button', {
           type: 'button', class: 'time', 'aria-label': `Play from ${clock(u.start)}, ${roleName(who)}`,
-          onclick: () => seek(u.start),
+          onclick: () => this.seek(u.start),
         }, clock(u.start)),
         h('span', { class: `speaker role-${who}` }, `${roleName(who)} · ${u.speaker}`),
         sentiment),
@@ -182,8 +183,7 @@ class Transcript {
       onclick: (event) => {
         event.preventDefault();
         this.reveal(index);
-        const player = document.getElementById('player');
-        if (player.readyState >= 1) player.currentTime = u.start;
+        this.seek(u.start);
       },
     }, label ?? `${clock(u.start)} “${u.text}”`);
   }
