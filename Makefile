@@ -50,8 +50,8 @@ demo: install
 	$(PY) -m samples render demo $(DEMO) $(DEMO_RENDER)
 	$(VENV)/bin/callytics analyze $(DEMO) --json $(DEMO:.wav=.json)
 
-# Every test: the main suite, then the pyannote.audio backend in its own venv.
-test: test-main test-pyannote
+# Every check: lint, the main suite, then the pyannote.audio backend in its own venv.
+test: lint test-main test-pyannote
 
 test-main: install browser-deps
 	$(PY) -m pytest -q -ra --durations=15 --ignore=tests/pyannote
@@ -59,11 +59,14 @@ test-main: install browser-deps
 # pyannote.audio needs torch 2.9.1 + torchaudio 2.9 (MODELS.md): a venv of its own.
 pyannote: $(PYANNOTE_DIR)/callytics-pyannote.json
 
-$(PYANNOTE_VENV)/.installed: requirements-pyannote.txt pyproject.toml
+# Its requirements: requirements-pyannote.txt (the torch 2.9 line, pyannote) plus
+# pyproject.toml's own list less its torch pin, so the two venvs cannot drift apart.
+$(PYANNOTE_VENV)/.installed: requirements-pyannote.txt pyproject.toml bootstrap/requirements.py
 	@[ -x $(PYANNOTE_PY) ] || $(PYTHON) -m venv $(PYANNOTE_VENV)
 	$(PYANNOTE_PY) -m pip install -q --upgrade pip
 	$(PYANNOTE_PY) -m pip install -q torch==2.9.1 torchvision==0.24.1
-	$(PYANNOTE_PY) -m pip install -q -r requirements-pyannote.txt
+	$(PYANNOTE_PY) -m bootstrap.requirements --without torch --extra dev > $(PYANNOTE_VENV)/project.txt
+	$(PYANNOTE_PY) -m pip install -q -r requirements-pyannote.txt -r $(PYANNOTE_VENV)/project.txt
 	$(PYANNOTE_PY) -m pip install -q --no-deps -e .
 	@touch $@
 

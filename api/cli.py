@@ -97,42 +97,23 @@ def analyze(
         _fail_usage("--min-speakers must not exceed --max-speakers.")
     from dependency_injector import providers
 
-    from api.report import render
     from bootstrap.container import build_container
     from core.events import LocalEventBus
 
     settings = _settings(asr_model=model)
     container = build_container(settings)
-    # Each file runs in its own event loop; the in-process bus is loop-agnostic.
+    # Progress goes to this terminal's bars only: the in-process bus, even with REDIS_URL.
     container.event_bus.override(providers.Object(LocalEventBus()))
     container.database().upgrade()
     service = container.analysis()
     to_stdout = json_out == "-"
     console = Console(stderr=to_stdout)
-    try:
-        with console.status("loading models"):
-            asyncio.run(service.pipeline.load())
-    except ModelNotFoundError as exc:
-        _fail_usage(str(exc))
     options = AnalysisOptions(language, num_speakers, min_speakers, max_speakers, agent_channel)
-    documents: list[dict[str, Any]] = []
-    exit_code = 0
-    for path in files:
-        try:
-            doc = _analyze_one(service, path, options, console)
-        except InvalidInputError as exc:
-            console.print(f"[red]error[/] {path}: {exc.message}")
-            if exc.hint:
-                console.print(f"  {exc.hint}")
-            exit_code = max(exit_code, EXIT_BAD_INPUT)
-            continue
-        except CallyticsError as exc:
-            console.print(f"[red]failed[/] {path}: {exc}")
-            exit_code = max(exit_code, EXIT_FAILED)
-            continue
-        documents.append(doc)
-        if report and not to_stdout:
-            render(doc, console)
+    # One event loop for loading and every file: a gRPC stage's channel (USE_<STAGE>_MS)
+    # belongs to the loop that opened it.
+    documents, exit_code = asyncio.run(
+        _analyze_files(service, files, options, console, show_report=report and not to_stdout)
+    )
     if json_out and documents:
         payload = documents[0] if len(files) == 1 else documents
         text = json.dumps(payload, indent=2, ensure_ascii=False)
@@ -144,7 +125,42 @@ def analyze(
     raise typer.Exit(exit_code)
 
 
-def _analyze_one(
+async def _analyze_files(
+    service: Any, files: list[Path], options: AnalysisOptions, console: Console, show_report: bool
+) -> tuple[list[dict[str, Any]], int]:
+    """Load the stages, analyse each file in turn, then close the stages' connections."""
+    from api.report import render
+
+    documents: list[dict[str, Any]] = []
+    exit_code = 0
+    try:
+        try:
+            with console.status("loading models"):
+                await service.pipeline.load()
+        except ModelNotFoundError as exc:
+            _fail_usage(str(exc))
+        for path in files:
+            try:
+                doc = await _analyze_one(service, path, options, console)
+            except InvalidInputError as exc:
+                console.print(f"[red]error[/] {path}: {exc.message}")
+                if exc.hint:
+                    console.print(f"  {exc.hint}")
+                exit_code = max(exit_code, EXIT_BAD_INPUT)
+                continue
+            except CallyticsError as exc:
+                console.print(f"[red]failed[/] {path}: {exc}")
+                exit_code = max(exit_code, EXIT_FAILED)
+                continue
+            documents.append(doc)
+            if show_report:
+                render(doc, console)
+    finally:
+        await service.pipeline.aclose()
+    return documents, exit_code
+
+
+async def _analyze_one(
     service: Any, path: Path, options: AnalysisOptions, console: Console
 ) -> dict[str, Any]:
     columns = (
@@ -157,7 +173,8 @@ def _analyze_one(
     console.print(f"[bold]{path}[/]")
     with Progress(*columns, console=console, transient=False) as progress:
         bars = StageBars(progress)
-        return asyncio.run(service.analyze_file(path, options=options, on_event=bars))
+        result: dict[str, Any] = await service.analyze_file(path, options=options, on_event=bars)
+        return result
 
 
 def _fail_usage(message: str) -> None:
@@ -345,12 +362,20 @@ def search(
     from rich.table import Table
 
     from bootstrap.container import build_container
+    from core.ports import close_stage
 
     container = build_container(_settings())
     container.database().upgrade()
     engine = container.search()
+
+    async def run() -> list[Any]:
+        try:
+            return list(await engine.search(query, k, call_id=call_id, role=role))
+        finally:
+            await close_stage(container.embedder())  # USE_EMBEDDING_MS: in this loop
+
     try:
-        hits = asyncio.run(engine.search(query, k, call_id=call_id, role=role))
+        hits = asyncio.run(run())
     except InvalidInputError as exc:
         _fail_usage(str(exc))
     if as_json:

@@ -100,6 +100,7 @@ class Runtime:
         if self._loader is not None:
             self._loader.cancel()
         await self.service.bus.close()
+        await self.service.pipeline.aclose()
         await asyncio.to_thread(self.cache.close)
         if self._redis is not None:
             await self._redis.aclose()

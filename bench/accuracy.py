@@ -1,13 +1,13 @@
 """Accuracy of the whole pipeline: WER, DER, speaker count, roles, sentiment, interruptions.
 
     .venv/bin/python -m bench accuracy [--models tiny.en,base] [--calls a,b] [--variants v,w]
-                                       [--data ../shared/data] [--cache bench/out/accuracy]
+                                       [--data tests/data] [--cache bench/out/accuracy]
                                        [--no-real] [--documents DIR]
 
 Every synthetic call (samples/scripts) is rendered in five variants into ``--cache`` (file
 names carry the render hash, so a rerun renders nothing) and analysed end to end with
 ``analysis().analyze_file`` per ASR model (SQLite in a temp dir, LLM_PROVIDER=local), as are
-the real recordings in ../shared/data (jfk.flac, the pyannote/AMI clips of bench/der.py).
+the real recordings in tests/data (jfk.flac, the pyannote/AMI clips of bench/der.py).
 Prints one markdown table per figure for bench/RESULTS.md; progress goes to stderr.
 """
 
@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--models", default="tiny.en,base", help="ASR models, comma-separated")
     parser.add_argument("--calls", default=",".join(script_names()), help="synthetic scripts")
     parser.add_argument("--variants", default=",".join(v.key for v in VARIANTS))
-    default_data = Path(os.environ.get("CALLYTICS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    default_data = Path(os.environ.get("CALLYTICS_SHARED_DATA", ROOT / "tests" / "data"))
     parser.add_argument("--data", type=Path, default=default_data, help="has audio/ + README.md")
     parser.add_argument("--no-real", action="store_true", help="skip the real recordings")
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "accuracy")

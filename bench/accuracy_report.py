@@ -90,7 +90,7 @@ class Report:
             rows.append([m, "**all calls (pooled)**", *self.cells(m, calls, cell)])
         note = (
             "Reference: the script's text in turn order (jfk.flac: the transcript in "
-            "../shared/data/README.md); hypothesis: the result's utterances by start time. "
+            "tests/data/README.md); hypothesis: the result's utterances by start time. "
             "Both through Whisper's EnglishTextNormalizer with an empty spelling map."
         )
         return table("WER", self.head("model", "audio"), rows, note)

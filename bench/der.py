@@ -1,6 +1,6 @@
-"""Diarization error rate of the in-process diarizer on the real clips in ../shared/data.
+"""Diarization error rate of the in-process diarizer on the real clips in tests/data.
 
-.venv/bin/python -m bench.der [--data ../shared/data/audio]
+.venv/bin/python -m bench.der [--data tests/data/audio]
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def uem(path: Path, uri: str) -> Timeline | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/audio"))
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data/audio"
+    )
     args = parser.parse_args()
     diarizer = LocalDiarizer()
     asyncio.run(diarizer.load())

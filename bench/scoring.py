@@ -168,7 +168,7 @@ class DerScores:
 
 
 def jfk_text(readme: Path) -> str:
-    """jfk.flac's transcript, from the truth column of ../shared/data/README.md."""
+    """jfk.flac's transcript, from the truth column of tests/data/README.md."""
     found = re.search(r"audio/jfk\.flac`.*?text:\s*\"([^\"]+)\"", readme.read_text())
     if not found:
         raise ValueError(f"no jfk.flac transcript in {readme}")

@@ -56,7 +56,7 @@ from bench.speed_tables import report
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data/samples/demo_call.wav"
-SHARED_AUDIO = ROOT.parent / "shared/data/audio"
+SHARED_AUDIO = ROOT / "tests/data/audio"
 DEFAULT_FILES = (DEMO, SHARED_AUDIO / "pyannote_sample.wav", SHARED_AUDIO / "jfk.flac")
 DEFAULT_MODELS = ("tiny.en", "base")
 

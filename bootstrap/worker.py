@@ -75,6 +75,7 @@ def worker_settings(settings: Settings, container: Container | None = None) -> d
         service = ctx.get("service")
         if service is not None:
             await service.bus.close()
+            await service.pipeline.aclose()
         container.database().dispose()
 
     return {

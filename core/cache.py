@@ -42,7 +42,7 @@ from core.document import analysis_dict
 from core.domain import CallAnalysis, Conversation, ProfanityHit, Resolution
 from core.persistence.database import Database
 from core.persistence.models import CacheEntryRow
-from core.ports import CallAnalyzer, Embedder
+from core.ports import CallAnalyzer, Embedder, close_stage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -396,6 +396,9 @@ class CachingEmbedder:
             await asyncio.to_thread(self.cache.set_many, items, durable=True)
         return np.array([vectors[t] for t in texts], dtype=np.float32).reshape(len(texts), dim)
 
+    async def aclose(self) -> None:
+        await close_stage(self.inner)
+
 
 def analysis_from_dict(data: dict[str, Any]) -> CallAnalysis:
     """The inverse of :func:`core.document.analysis_dict`."""
@@ -436,3 +439,6 @@ class CachingAnalyzer:
         value = json_dumps(analysis_dict(analysis))
         await asyncio.to_thread(self.cache.set, key, value, durable=True)
         return analysis
+
+    async def aclose(self) -> None:
+        await close_stage(self.inner)

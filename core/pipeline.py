@@ -37,7 +37,14 @@ from core.domain import (
 )
 from core.errors import CallyticsError, StageError
 from core.pii import PiiRedactor, Redaction
-from core.ports import CallAnalyzer, Diarizer, Embedder, SentimentAnalyzer, Transcriber
+from core.ports import (
+    CallAnalyzer,
+    Diarizer,
+    Embedder,
+    SentimentAnalyzer,
+    Transcriber,
+    close_stage,
+)
 from core.roles import assign_roles
 
 log = logging.getLogger(__name__)
@@ -154,6 +161,11 @@ class CallPipeline:
     async def load(self) -> None:
         for engine in self.stage_engines().values():
             await engine.load()
+
+    async def aclose(self) -> None:
+        """Close the engines' gRPC channels; call it in the loop that used them."""
+        for engine in self.stage_engines().values():
+            await close_stage(engine)
 
     # ------------------------------------------------------------------------ run
     async def run(

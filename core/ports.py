@@ -39,6 +39,14 @@ class Stage(Protocol):
     async def load(self) -> None: ...
 
 
+async def close_stage(engine: object) -> None:
+    """Close what a stage engine holds open (a gRPC client's channels), in the event loop
+    that opened it; in-process engines hold nothing and have no ``aclose``."""
+    close = getattr(engine, "aclose", None)
+    if close is not None:
+        await close()
+
+
 @runtime_checkable
 class Diarizer(Stage, Protocol):
     async def diarize(

@@ -16,20 +16,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_data_dir() -> Path:
-    """The real recordings with ground truth: ``../shared/data`` beside the checkout."""
+def recordings_dir() -> Path:
+    """The real recordings with ground truth: ``tests/data`` (see its README), or the folder
+    ``CALLYTICS_SHARED_DATA`` names (one with the same ``audio/`` layout)."""
     env = os.environ.get("CALLYTICS_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates += [ROOT.parent / "shared" / "data", ROOT / "shared" / "data"]
-    for c in candidates:
-        if (c / "audio").is_dir():
-            return c
-    raise FileNotFoundError("../shared/data not found; set CALLYTICS_SHARED_DATA")
+    folder = Path(env) if env else ROOT / "tests" / "data"
+    if not (folder / "audio").is_dir():
+        raise FileNotFoundError(f"{folder}/audio not found (CALLYTICS_SHARED_DATA={env!r})")
+    return folder
 
 
 @pytest.fixture(scope="session")
-def shared_audio() -> Path:
-    return shared_data_dir() / "audio"
+def recordings() -> Path:
+    return recordings_dir() / "audio"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

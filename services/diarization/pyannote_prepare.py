@@ -45,7 +45,7 @@ CAMPPLUS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_c
 EMBEDDING_FILE = "embedding/campplus.torchscript.pt"
 
 # Pipeline hyper-parameters, chosen on the three clips with ground truth in
-# ../shared/data (see tests/pyannote); pyannote's own defaults were tuned for WeSpeaker.
+# tests/data (see tests/pyannote); pyannote's own defaults were tuned for WeSpeaker.
 # threshold: euclidean distance between centroids of unit-normalised CAM++ embeddings.
 PIPELINE: dict[str, Any] = {"segmentation_step": 0.1, "embedding_exclude_overlap": True}
 DEFAULT_PARAMS: dict[str, Any] = {

@@ -36,8 +36,8 @@ async def transcriber(request, implementation):
 
 
 @pytest.fixture(scope="module")
-def jfk(shared_audio) -> np.ndarray:
-    return decode(shared_audio / "jfk.flac").mono
+def jfk(recordings) -> np.ndarray:
+    return decode(recordings / "jfk.flac").mono
 
 
 @pytest.fixture(scope="module")

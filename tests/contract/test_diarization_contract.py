@@ -35,8 +35,8 @@ async def diarizer(request, implementation):
 
 
 @pytest.fixture(scope="module")
-def two_speakers(shared_audio) -> Audio:
-    return decode(shared_audio / "pyannote_sample.wav")
+def two_speakers(recordings) -> Audio:
+    return decode(recordings / "pyannote_sample.wav")
 
 
 @pytest.fixture(scope="module")

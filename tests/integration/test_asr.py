@@ -13,8 +13,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def jfk(shared_audio):
-    return decode(shared_audio / "jfk.flac")
+def jfk(recordings):
+    return decode(recordings / "jfk.flac")
 
 
 @pytest.fixture(scope="module")

@@ -199,36 +199,36 @@ def telephony_call(espeak, tmp_path_factory) -> tuple[Path, Truth]:
 # -------------------------------------------------------------------------- tests
 
 
-async def test_pyannote_sample_two_speakers(diarizer: LocalDiarizer, shared_audio: Path) -> None:
+async def test_pyannote_sample_two_speakers(diarizer: LocalDiarizer, recordings: Path) -> None:
     result = await diarizer.diarize(
-        decode(shared_audio / "pyannote_sample.wav"), DiarizationOptions()
+        decode(recordings / "pyannote_sample.wav"), DiarizationOptions()
     )
     check_shape(result)
     assert result.method == "clustering"
     assert result.speakers == ["S1", "S2"]
-    truth = reference(shared_audio / "pyannote_sample.rttm", "sample")
+    truth = reference(recordings / "pyannote_sample.rttm", "sample")
     assert der(truth, result) < 0.15  # measured 0.101
 
 
 @pytest.mark.parametrize(("uri", "bound"), [("dev00", 0.35), ("dev01", 0.16)])  # 0.276, 0.106
 async def test_ami_clips_two_speakers(
-    diarizer: LocalDiarizer, shared_audio: Path, uri: str, bound: float
+    diarizer: LocalDiarizer, recordings: Path, uri: str, bound: float
 ) -> None:
     result = await diarizer.diarize(
-        decode(shared_audio / f"pyannote_{uri}.wav"), DiarizationOptions()
+        decode(recordings / f"pyannote_{uri}.wav"), DiarizationOptions()
     )
     check_shape(result)
     assert len(result.speakers) == 2
-    truth = reference(shared_audio / "pyannote_debug.development.rttm", uri)
-    scored = uem(shared_audio / "pyannote_debug.development.uem", uri)
+    truth = reference(recordings / "pyannote_debug.development.rttm", uri)
+    scored = uem(recordings / "pyannote_debug.development.uem", uri)
     assert der(truth, result, scored=scored) < bound
 
 
 async def test_stereo_file_is_diarized_by_channel(
-    diarizer: LocalDiarizer, shared_audio: Path
+    diarizer: LocalDiarizer, recordings: Path
 ) -> None:
     result = await diarizer.diarize(
-        decode(shared_audio / "stereo_diarization.wav"), DiarizationOptions()
+        decode(recordings / "stereo_diarization.wav"), DiarizationOptions()
     )
     check_shape(result)
     assert result.method == "channel"
@@ -241,9 +241,9 @@ async def test_stereo_file_is_diarized_by_channel(
 
 
 async def test_duplicated_stereo_is_mono_one_speaker(
-    diarizer: LocalDiarizer, shared_audio: Path
+    diarizer: LocalDiarizer, recordings: Path
 ) -> None:
-    audio = decode(shared_audio / "jfk.flac")
+    audio = decode(recordings / "jfk.flac")
     assert len(audio.channels) == 2
     result = await diarizer.diarize(audio, DiarizationOptions())
     check_shape(result)
@@ -256,8 +256,8 @@ async def test_duplicated_stereo_is_mono_one_speaker(
     assert forced.method == "clustering" and forced.speakers == ["S1"]
 
 
-async def test_num_speakers_forces_the_count(diarizer: LocalDiarizer, shared_audio: Path) -> None:
-    audio = decode(shared_audio / "jfk.flac")
+async def test_num_speakers_forces_the_count(diarizer: LocalDiarizer, recordings: Path) -> None:
+    audio = decode(recordings / "jfk.flac")
     result = await diarizer.diarize(audio, DiarizationOptions(num_speakers=2))
     assert result.speakers == ["S1", "S2"]
     hinted = await diarizer.diarize(audio, DiarizationOptions(min_speakers=2, max_speakers=3))
@@ -314,10 +314,10 @@ async def test_silence_gives_no_speakers(diarizer: LocalDiarizer) -> None:
         assert result.turns == [] and result.speakers == [] and result.speech == []
 
 
-async def test_progress_is_reported(diarizer: LocalDiarizer, shared_audio: Path) -> None:
+async def test_progress_is_reported(diarizer: LocalDiarizer, recordings: Path) -> None:
     seen: list[tuple[float, str]] = []
     await diarizer.diarize(
-        decode(shared_audio / "pyannote_dev01.wav"),
+        decode(recordings / "pyannote_dev01.wav"),
         DiarizationOptions(),
         progress=lambda fraction, message: seen.append((fraction, message)),
     )

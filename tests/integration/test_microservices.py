@@ -47,11 +47,11 @@ def container_for(settings: Settings) -> Any:
 
 
 @pytest.fixture(scope="module")
-def calls(tmp_path_factory, shared_audio) -> dict[str, Path]:
+def calls(tmp_path_factory, recordings) -> dict[str, Path]:
     """A synthetic dual-channel call, and a real mono recording of two people."""
     folder = tmp_path_factory.mktemp("calls")
     render_call(load_script("short"), folder / "stereo.wav", layout="stereo")
-    return {"stereo": folder / "stereo.wav", "mono": shared_audio / "pyannote_sample.wav"}
+    return {"stereo": folder / "stereo.wav", "mono": recordings / "pyannote_sample.wav"}
 
 
 @pytest.fixture

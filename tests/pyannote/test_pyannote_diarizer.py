@@ -62,17 +62,17 @@ def diarizer(pipeline_dir) -> PyannoteDiarizer:
     return engine
 
 
-def reference(shared_audio: Path, clip: str, duration: float) -> tuple[Annotation, Timeline]:
+def reference(recordings: Path, clip: str, duration: float) -> tuple[Annotation, Timeline]:
     rttm, file_id, uem, _ = CLIPS[clip]
     ref = Annotation(uri=file_id)
-    for line in (shared_audio / rttm).read_text().splitlines():
+    for line in (recordings / rttm).read_text().splitlines():
         parts = line.split()
         if parts[:1] == ["SPEAKER"] and parts[1] == file_id:
             start = float(parts[3])
             ref[Segment(start, start + float(parts[4]))] = parts[7]
     scored = Timeline([Segment(0.0, duration)], uri=file_id)  # the whole clip...
     if uem:  # ...unless a UEM says which part is scored
-        for line in (shared_audio / UEM).read_text().splitlines():
+        for line in (recordings / UEM).read_text().splitlines():
             uri, _, begin, end = line.split()
             if uri == file_id:
                 scored = Timeline([Segment(float(begin), float(end))], uri=file_id)
@@ -80,10 +80,10 @@ def reference(shared_audio: Path, clip: str, duration: float) -> tuple[Annotatio
 
 
 def der(
-    shared_audio: Path, clip: str, audio: Audio, result: Diarization, collar: float = 0.0
+    recordings: Path, clip: str, audio: Audio, result: Diarization, collar: float = 0.0
 ) -> float:
     """Diarization error rate; ``collar`` is pyannote's: the total width around boundaries."""
-    ref, uem = reference(shared_audio, clip, audio.duration_s)
+    ref, uem = reference(recordings, clip, audio.duration_s)
     hyp = Annotation(uri=ref.uri)
     for turn in result.turns:
         hyp[Segment(turn.start, turn.end)] = turn.speaker
@@ -91,14 +91,14 @@ def der(
 
 
 @pytest.mark.parametrize("clip", list(CLIPS))
-async def test_two_speakers_are_found_and_placed(diarizer, shared_audio, clip):
-    audio = decode(shared_audio / clip)
+async def test_two_speakers_are_found_and_placed(diarizer, recordings, clip):
+    audio = decode(recordings / clip)
     progress: list[float] = []
     result = await diarizer.diarize(audio, DiarizationOptions(), lambda f, m: progress.append(f))
 
     assert result.method == "pyannote"
     assert result.speakers == ["S1", "S2"]
-    assert der(shared_audio, clip, audio, result) <= CLIPS[clip][3]
+    assert der(recordings, clip, audio, result) <= CLIPS[clip][3]
     # named by first appearance, inside the recording, speech = union of the turns
     assert result.turns[0].speaker == "S1"
     assert all(0 <= t.start < t.end <= audio.duration_s for t in result.turns)
@@ -112,11 +112,11 @@ async def test_two_speakers_are_found_and_placed(diarizer, shared_audio, clip):
     assert diarizer.info().extra["loaded"] is True
 
 
-async def test_the_clean_clip_is_near_perfect_with_a_collar(diarizer, shared_audio):
+async def test_the_clean_clip_is_near_perfect_with_a_collar(diarizer, recordings):
     clip = "pyannote_sample.wav"
-    audio = decode(shared_audio / clip)
+    audio = decode(recordings / clip)
     result = await diarizer.diarize(audio, DiarizationOptions())
-    assert der(shared_audio, clip, audio, result, collar=0.5) <= 0.03  # measured 0.0%
+    assert der(recordings, clip, audio, result, collar=0.5) <= 0.03  # measured 0.0%
 
 
 @pytest.mark.parametrize(
@@ -130,14 +130,14 @@ async def test_the_clean_clip_is_near_perfect_with_a_collar(diarizer, shared_aud
         ("pyannote_sample.wav", DiarizationOptions(num_speakers=1), 1),
     ],
 )
-async def test_speaker_count_hints_are_honoured(diarizer, shared_audio, clip, options, expected):
-    result = await diarizer.diarize(decode(shared_audio / clip), options)
+async def test_speaker_count_hints_are_honoured(diarizer, recordings, clip, options, expected):
+    result = await diarizer.diarize(decode(recordings / clip), options)
     assert len(result.speakers) == expected
     assert {t.speaker for t in result.turns} == set(result.speakers)
 
 
-async def test_forcing_two_speakers_keeps_the_clean_clip_right(diarizer, shared_audio):
+async def test_forcing_two_speakers_keeps_the_clean_clip_right(diarizer, recordings):
     clip = "pyannote_sample.wav"
-    audio = decode(shared_audio / clip)
+    audio = decode(recordings / clip)
     result = await diarizer.diarize(audio, DiarizationOptions(num_speakers=2))
-    assert der(shared_audio, clip, audio, result) <= CLIPS[clip][3]  # measured 5.2%
+    assert der(recordings, clip, audio, result) <= CLIPS[clip][3]  # measured 5.2%

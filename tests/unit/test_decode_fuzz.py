@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from core.domain import Audio
 from core.errors import InvalidInputError, UnsupportedAudioError
 from services.decode.local import decode, probe
-from tests.conftest import shared_data_dir
+from tests.conftest import recordings_dir
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -24,9 +24,9 @@ HEADERS = [b"", b"RIFF\x24\x00\x00\x00WAVEfmt ", b"fLaC", b"ID3\x03\x00\x00", b"
 @functools.cache
 def jfk() -> bytes:
     """The real file, read once (hypothesis does not reset fixtures between examples)."""
-    path = shared_data_dir() / "audio" / "jfk.flac"
+    path = recordings_dir() / "audio" / "jfk.flac"
     if not path.is_file():
-        pytest.skip("../shared/data/audio/jfk.flac not available")
+        pytest.skip("tests/data/audio/jfk.flac not available")
     return path.read_bytes()
 
 
@@ -131,6 +131,6 @@ def test_probe_accepts_or_rejects_random_and_truncated_files(tmp_path, header, p
     probe_or_reject(path)
 
 
-def test_the_untruncated_real_file_decodes(shared_audio):
-    audio = decode_or_reject((shared_audio / "jfk.flac").read_bytes())
+def test_the_untruncated_real_file_decodes(recordings):
+    audio = decode_or_reject((recordings / "jfk.flac").read_bytes())
     assert audio is not None and audio.duration_s > 10
