@@ -44,6 +44,8 @@ def _audio_store(settings: Settings) -> AudioStore:
 
 
 def _decoder(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.decode_in_subprocess:
+        return _isolated_decoder(settings).decode
     from services.decode.local import decode
 
     def run(path: Path):  # type: ignore[no-untyped-def]
@@ -53,12 +55,22 @@ def _decoder(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _prober(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.decode_in_subprocess:
+        return _isolated_decoder(settings).probe
     from services.decode.local import probe
 
     def run(path: Path):  # type: ignore[no-untyped-def]
         return probe(path, max_seconds=settings.max_audio_seconds)
 
     return run
+
+
+def _isolated_decoder(settings: Settings) -> Any:
+    from services.decode.isolated import IsolatedDecoder
+
+    # Its scratch samples live beside the audio, where the disk-full handling looks.
+    scratch = Path(settings.storage_dir) / ".decode"
+    return IsolatedDecoder(max_seconds=settings.max_audio_seconds, scratch_dir=scratch)
 
 
 def _cache(settings: Settings, database: Database) -> Any:

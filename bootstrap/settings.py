@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # --- limits --------------------------------------------------------------------
     max_upload_mb: int = 500
     max_audio_seconds: float = 4 * 3600.0
+    # Decode uploads in a child process: a native crash on a hostile file fails that file,
+    # not the server (false: in-process, a little faster, for trusted input only).
+    decode_in_subprocess: bool = True
 
     # --- stage switches: in-process (false) or gRPC microservice (true) -------------
     use_diarization_ms: bool = False

@@ -391,10 +391,10 @@ class AnalysisService:
                     self._store, job.id, job.call_id, job.kind, document, sha, result, redacted
                 )
             except BaseException:
-                self._discard_audio(redacted)
+                self.discard_audio(redacted)
                 raise
             if redacted is not None and redacted != job.audio_path:
-                self._discard_audio(job.audio_path)  # only the redacted recording is kept
+                self.discard_audio(job.audio_path)  # only the redacted recording is kept
         except asyncio.CancelledError:
             await writer.close()
             await asyncio.shield(
@@ -432,7 +432,7 @@ class AnalysisService:
             raise
         await writer.close()
         if not self.keep_audio:
-            self._discard_audio(job.audio_path)
+            self.discard_audio(job.audio_path)
         # Observers first (custom categories tag the call): a client told the job succeeded
         # finds the call complete.
         self._ended(job, "succeeded", started, document)
@@ -444,9 +444,9 @@ class AnalysisService:
         log.error("job %s failed: %s", job.id, reason)
         await self.record(lambda repo: repo.finish(job.id, error=reason))
         if job.kind == "analyze":
-            self._discard_audio(job.audio_path)
+            self.discard_audio(job.audio_path)
 
-    def _discard_audio(self, path: str | None) -> None:
+    def discard_audio(self, path: str | None) -> None:
         """Remove a recording this service stored (never a file it was merely pointed at)."""
         if self.audio_store is not None and self.audio_store.owns(path):
             self.audio_store.remove(path)
@@ -545,6 +545,6 @@ class AnalysisService:
             audio_path = row.audio_path
             calls.tombstone(call_id, deleted_by)
             JobRepository(session).delete_for_call(call_id)
-        self._discard_audio(audio_path)
+        self.discard_audio(audio_path)
         self.changed(call_id)
         return True

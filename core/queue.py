@@ -53,6 +53,14 @@ class JobQueue(Protocol):
         ...
 
 
+def crashed_reason(attempts: int) -> str:
+    return (
+        f"The process running this job stopped {attempts} times before it ended (a crash "
+        "or a kill mid-job, e.g. while reading this file); it is not run again. The "
+        "server's log says more; upload the recording again to retry it."
+    )
+
+
 class LocalJobQueue:
     backend = "local"
 
@@ -78,14 +86,29 @@ class LocalJobQueue:
         ]
 
     def _recover(self) -> list[str]:
-        """Jobs left queued or running by a previous process, oldest first."""
+        """Jobs left queued or running by a previous process, oldest first.
+
+        A job found running was under way when its process died. Each start counts an
+        attempt: one that has had ``JOB_MAX_ATTEMPTS`` already (a file that crashes the
+        process every time, say) is failed with the reason instead of run again, so it
+        cannot take the server down at every restart.
+        """
         ids: list[str] = []
+        abandoned: list[tuple[str, str | None]] = []
         with self.service.database.session() as session:
             jobs = JobRepository(session)
             for job in jobs.unfinished():
+                if job.status == "running" and job.attempts >= self.service.max_attempts:
+                    jobs.finish(job.id, error=crashed_reason(job.attempts))
+                    if job.kind == "analyze":
+                        abandoned.append((job.id, job.audio_path))
+                    continue
                 if job.status == "running":
                     jobs.requeue(job.id, "interrupted by a restart; queued again")
                 ids.append(job.id)
+        for job_id, audio_path in abandoned:
+            log.error("job %s failed: %s", job_id, crashed_reason(self.service.max_attempts))
+            self.service.discard_audio(audio_path)
         if ids:
             log.info("re-queued %d unfinished job(s) from before the restart", len(ids))
         return ids

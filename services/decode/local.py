@@ -27,6 +27,45 @@ SUPPORTED_HINT = (
 )
 
 
+# A dual-channel call keeps both channels; a file with more is decoded as its mono mix.
+MAX_KEPT_CHANNELS = 2
+
+
+class SampleBuffer:
+    """Decoded samples, channel by row, in one array sized from the declared duration (grown
+    by half when a file runs longer): peak memory is the audio itself, not twice it."""
+
+    def __init__(self, channels: int, expected: int, limit: int | None) -> None:
+        self.data = np.empty((channels, max(expected, 1)), dtype=np.float32)
+        self.size = 0
+        self.limit = limit
+
+    @property
+    def over_limit(self) -> bool:
+        return self.limit is not None and self.size > self.limit
+
+    def append(self, frames: np.ndarray) -> None:
+        """``frames``: (samples, channels), as a packed audio frame holds them."""
+        end = self.size + frames.shape[0]
+        if end > self.data.shape[1]:
+            grown = np.empty(
+                (self.data.shape[0], max(end, self.data.shape[1] * 3 // 2)), np.float32
+            )
+            grown[:, : self.size] = self.data[:, : self.size]
+            self.data = grown
+        self.data[:, self.size : end] = frames.T
+        self.size = end
+
+    def samples(self) -> np.ndarray:
+        return self.data[:, : self.size]
+
+
+def _frames(frame: av.AudioFrame, channels: int, kept: int) -> np.ndarray:
+    """A packed frame's samples as (samples, kept): all channels, or their mean."""
+    samples = frame.to_ndarray().reshape(-1, channels)
+    return samples if kept == channels else samples.mean(axis=1, keepdims=True)
+
+
 class InvalidPath(UnsupportedAudioError):
     code = "file_not_found"
 
@@ -138,49 +177,50 @@ def decode(
         label = "The upload"
         opened = source
 
-    with _open_audio(opened, label, max_seconds) as (container, stream, _declared):
+    with _open_audio(opened, label, max_seconds) as (container, stream, declared):
         ctx = stream.codec_context
         channels = ctx.channels or len(stream.layout.channels) or 1
         info_rate = ctx.sample_rate or 0
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=target_rate)
-        chunks: list[np.ndarray] = []
-        total = 0
+        # Only a dual-channel call's channels are analysed one by one; more channels are
+        # diarized as their mix, so they are averaged frame by frame here and memory stays
+        # at two channels at most, whatever the file holds. Packed (interleaved) frames:
+        # one plane, however many channels (PyAV's planar to_ndarray crashes from 8 on).
+        kept = channels if channels <= MAX_KEPT_CHANNELS else 1
+        resampler = av.AudioResampler(format="flt", layout=stream.layout, rate=target_rate)
         limit = None if max_seconds is None else int(max_seconds * target_rate) + target_rate
+        buffer = SampleBuffer(kept, int((declared or 60.0) * target_rate) + target_rate, limit)
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    arr = out.to_ndarray()
-                    chunks.append(arr.reshape(channels, -1) if arr.ndim == 1 else arr)
-                    total += chunks[-1].shape[1]
-                if max_seconds and limit is not None and total > limit:
+                    buffer.append(_frames(out, channels, kept))
+                if buffer.over_limit:
                     raise AudioTooLongError(
                         f"The recording is longer than the limit of {max_seconds / 60:.1f} min.",
                         "Split the call, or raise MAX_AUDIO_SECONDS.",
                     )
             for out in resampler.resample(None):
-                arr = out.to_ndarray()
-                chunks.append(arr.reshape(channels, -1) if arr.ndim == 1 else arr)
+                buffer.append(_frames(out, channels, kept))
         except av.error.FFmpegError as exc:
             # A truncated file decodes up to the damage; keep what came out if anything did.
-            if not chunks:
+            if not buffer.size:
                 raise _fail(f"{label} could not be decoded ({exc}).") from exc
         codec = _codec_name(ctx)
         container_name = container.format.name if container.format else ""
 
-    if not chunks:
+    if not buffer.size:
         raise _fail(f"{label} holds no audio samples.")
-    data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
-    if data.shape[1] < target_rate // 10:
-        raise _fail(f"{label} is too short to analyse ({data.shape[1] / target_rate:.2f} s).")
+    if buffer.size < target_rate // 10:
+        raise _fail(f"{label} is too short to analyse ({buffer.size / target_rate:.2f} s).")
+    data = buffer.samples()
     # NaN (a corrupt float WAV) would pass np.clip and poison every model: silence it.
     np.nan_to_num(data, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
     np.clip(data, -1.0, 1.0, out=data)
-    per_channel = tuple(np.ascontiguousarray(data[i]) for i in range(data.shape[0]))
-    mono = data.mean(axis=0) if data.shape[0] > 1 else per_channel[0]
+    per_channel = tuple(data[i] for i in range(kept))  # rows of a C-order array: contiguous
+    mono = data.mean(axis=0, dtype=np.float32) if kept > 1 else per_channel[0]
     info = AudioInfo(
-        duration_s=round(data.shape[1] / target_rate, 3),
+        duration_s=round(buffer.size / target_rate, 3),
         sample_rate=info_rate,
-        channels=data.shape[0],
+        channels=channels,
         codec=codec,
         container=container_name,
     )

@@ -1,11 +1,15 @@
 """The decoder on every format a call centre sends, and on broken input."""
 
+import subprocess
+import sys
+
 import pytest
 
 from core.errors import AudioTooLongError, UnsupportedAudioError
 from samples import load_script, render_call
 from samples.badfiles import write_all
 from services.decode.local import decode
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +65,35 @@ def test_any_sample_rate_is_resampled(bad, name, rate):
     assert audio.duration_s == pytest.approx(19.8, abs=0.5)
 
 
-def test_six_channels_are_kept(bad):
+def test_more_than_two_channels_are_decoded_as_their_mix(bad):
+    """Such files are diarized as their mix: only it is kept (memory: one channel, not six)."""
     audio = decode(bad["six_channels"])
-    assert audio.info.channels == 6 and len(audio.channels) == 6
+    assert audio.info.channels == 6 and len(audio.channels) == 1
+    assert audio.channels[0] is audio.mono and float(abs(audio.mono).max()) > 0.01
+
+
+@pytest.mark.parametrize("channels", [7, 8, 16, 64])
+def test_any_channel_count_decodes_without_crashing_the_process(tmp_path, channels):
+    """8 channels and more once segfaulted in PyAV's planar to_ndarray (numpy vstack over
+    planes past FFmpeg's 8 data pointers); a child process shows a crash as its exit code."""
+    path = tmp_path / f"ch{channels}.wav"
+    synth = ["synth", "2", "sine", "440", "vol", "0.5"]
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", str(channels), str(path), *synth], check=True)
+    probe = (
+        "import sys; from services.decode.local import decode; "
+        f"a = decode({str(path)!r}); "
+        "print(a.info.channels, len(a.channels), a.mono.shape[0], round(float(abs(a.mono).max()), 2))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == [str(channels), "1", "32000", "0.5"]  # the mean, unclipped
 
 
 def test_silence_decodes(bad):

@@ -189,6 +189,28 @@ async def test_jobs_left_running_by_a_dead_process_run_again_once(database, tmp_
         assert s.scalar(select(func.count()).select_from(CallRow)) == 2
 
 
+async def test_a_job_that_keeps_killing_its_process_is_failed_not_run_forever(database, tmp_path):
+    """A file that crashes the process at every attempt: after JOB_MAX_ATTEMPTS starts the
+    restart fails the job with the reason and removes its audio; the server stays up."""
+    service = service_for(database, tmp_path)
+    service.max_attempts = 3
+    handle, _ = service.submit(recording(tmp_path, "crashes.wav"))
+    stored = Path(service._job(handle.job_id).audio_path)
+    for restart in range(3):  # each process started the job, then died with it
+        with database.session() as s:
+            JobRepository(s).start(handle.job_id)
+        queue = LocalJobQueue(service, concurrency=1)
+        recovered = await asyncio.to_thread(queue._recover)
+        assert recovered == ([handle.job_id] if restart < 2 else [])
+    with database.session() as s:
+        job = s.get(JobRow, handle.job_id)
+        assert (job.status, job.attempts) == ("failed", 3)
+        assert "stopped 3 times" in job.error and "not run again" in job.error
+        assert s.scalar(select(func.count()).select_from(CallRow)) == 0
+    assert not stored.exists()
+    assert service.stored_events(handle.job_id)[-1].status == "failed"
+
+
 async def test_a_cancelled_job_goes_back_to_the_queue_with_its_audio(database, tmp_path):
     transcriber = CountingTranscriber()
     service = service_for(database, tmp_path, transcriber)
