@@ -81,6 +81,18 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(exc.code, exc.message, exc.hint), status_for(exc), headers=headers_for(exc)
         )
 
+    @app.exception_handler(RecursionError)
+    async def _nested(_request: Request, _exc: RecursionError) -> JSONResponse:
+        # JSON or a GraphQL document nested deeper than the parser's recursion can follow
+        return JSONResponse(
+            error_body(
+                "bad_request",
+                "The request body is nested too deeply to read.",
+                "Send JSON and GraphQL documents nested a few dozen levels at most.",
+            ),
+            400,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [

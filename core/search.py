@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "numpy", "pgvector")
 MAX_K = 100
+MAX_QUERY_CHARS = 1000  # a search query is a phrase, not a document
 QUERY_CACHE_SIZE = 1024
 # One scan at a time: BLAS already spreads one product over every core, and concurrent ones
 # (the API's threads) oversubscribe its spinning threads; measured: 50 concurrent searches
@@ -377,6 +378,11 @@ class SemanticSearch:
         """The ``k`` utterances most similar to ``query``, best first."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("The search query is empty.", "Pass some words to look for.")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidInputError(
+                f"The search query is {len(query):,} characters long, over {MAX_QUERY_CHARS:,}.",
+                "Search with a phrase or a sentence.",
+            )
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise InvalidInputError(f"k={k!r} is out of range.", f"Ask for 1 to {MAX_K} hits.")
         if role is not None and role not in (roles := [r.value for r in Role]):

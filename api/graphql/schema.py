@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.graphql.errors import describe
-from api.graphql.limits import MAX_ALIASES, MAX_DEPTH, QueryCostLimit
+from api.graphql.limits import MAX_ALIASES, MAX_DEPTH, OperationSizeLimit, QueryCostLimit
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.subscriptions import Subscription
@@ -56,6 +56,7 @@ def build_schema() -> Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            OperationSizeLimit,  # first: it bounds the work of the rules after it
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: AddValidationRules([QueryCostLimit]),

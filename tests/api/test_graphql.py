@@ -331,7 +331,12 @@ def test_search_narrows_by_call_role_and_k(scripted, stored):
 
 
 @pytest.mark.parametrize(
-    ("variables", "code"), [({"q": " "}, "invalid_input"), ({"q": "x", "k": 0}, "invalid_input")]
+    ("variables", "code"),
+    [
+        ({"q": " "}, "invalid_input"),
+        ({"q": "x", "k": 0}, "invalid_input"),
+        ({"q": "refund " * 143}, "invalid_input"),  # 1,001 characters: REST's cap too
+    ],
 )
 def test_search_bad_arguments(client, variables, code):
     body = gql(client, SEARCH, variables)
@@ -539,6 +544,39 @@ def test_too_many_aliases_are_refused(client):
     assert "errors" not in gql(client, "{ " + fields + " }")
 
 
+def doubling_fragments(n: int) -> str:
+    """The probe's query: fragment k spreads fragment k-1 twice (2**n fields once expanded),
+    under 1 KB of text for n=21."""
+    lines = ["fragment F0 on Query { __typename }"]
+    lines += [f"fragment F{k} on Query {{ ...F{k - 1} ...F{k - 1} }}" for k in range(1, n + 1)]
+    return " ".join([*lines, f"query {{ ...F{n} }}"])
+
+
+@pytest.mark.timeout(120)  # guards against a hang; the exponential check took minutes
+@pytest.mark.parametrize("n", [21, 39, 90])
+def test_fragments_that_double_are_refused_at_once(client, n):
+    query = doubling_fragments(n)
+    assert n != 21 or len(query) < 1400
+    body = gql(client, query)
+    assert body.get("data") is None
+    assert error_codes(body) == ["query_too_large"]
+    assert "fragment" in body["errors"][0]["message"]
+    assert client.get("/health/live").status_code == 200
+
+
+def test_fragments_that_stay_small_still_work(client):
+    body = gql(client, doubling_fragments(6))  # 64 fields once expanded
+    assert "errors" not in body and body["data"]["__typename"] == "Query"
+
+
+def test_a_document_past_the_token_cap_is_refused(client):
+    from api.graphql.limits import MAX_TOKENS
+
+    body = gql(client, "{ " + " ".join(["__typename"] * MAX_TOKENS) + " }")
+    assert body.get("data") is None and error_codes(body) == ["invalid_query"]
+    assert "token" in body["errors"][0]["message"].lower()
+
+
 @pytest.mark.parametrize(
     ("content", "content_type"),
     [
@@ -572,3 +610,26 @@ def test_graphiql_in_a_browser(client):
     response = client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/v1/categories"])
+def test_a_body_nested_100k_deep_is_a_400(client, path):
+    """json.loads raised RecursionError: a 500 before."""
+    nested = "[" * 100_000 + "]" * 100_000
+    body = '{"query": "{ __typename }", "variables": ' + nested + "}"
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert client.get("/health/live").status_code == 200
+
+
+def test_the_cost_estimate_counts_jobs_pages():
+    from graphql import parse
+
+    from api.graphql.limits import selection_cost
+
+    def cost(query: str) -> int:
+        operation = parse(query).definitions[0]
+        return selection_cost(operation.selection_set, {})  # type: ignore[attr-defined]
+
+    assert cost("{ jobs(first: 100) { id events { seq } } }") == 1 + 100 * (1 + 1 + 30)
+    assert cost("{ jobs { id } }") == 1 + 20
