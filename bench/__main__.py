@@ -8,6 +8,8 @@
     search         semantic search at 100,000 utterances (bench/search.py)
     grpc_overhead  one call all in-process vs all over gRPC (bench/grpc_overhead.py)
     pii            PII redaction recall and precision, and a call read aloud (bench/pii.py)
+    spread         the suite's accuracy figures under other float paths (ISA, threads), beside
+                   their bounds (bench/spread.py)
 
 Each prints markdown tables for bench/RESULTS.md; ``--help`` after a name gives its options.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead", "pii")
+COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead", "pii", "spread")
 
 
 def main(argv: list[str] | None = None) -> None:

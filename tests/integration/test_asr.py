@@ -8,6 +8,7 @@ from services.asr.local import FasterWhisperTranscriber
 from services.asr.models import resolve_whisper_model
 from services.decode.local import decode
 from tests.integration.asr_support import JFK_TEXT, wer
+from tests.support.measure import bounded
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +31,7 @@ async def test_jfk_transcribes_to_its_known_text(jfk, model_cache, model, max_we
         jfk.mono, TranscriptionOptions(), lambda f, m: progress.append(f)
     )
     text = " ".join(w.text for w in transcript.words)
-    assert wer(JFK_TEXT, text) < max_wer, text
+    bounded(f"JFK WER, {model}", wer(JFK_TEXT, text), below=max_wer)
     assert transcript.language == "en"
     assert progress and progress[-1] == pytest.approx(1.0, abs=0.1)
     starts = [w.start for w in transcript.words]
@@ -52,7 +53,11 @@ async def test_batched_decoding_gives_the_same_words(jfk, model_cache):
     transcript = await asr.transcribe(
         jfk.mono, TranscriptionOptions(), lambda f, m: progress.append(f)
     )
-    assert wer(JFK_TEXT, " ".join(w.text for w in transcript.words)) < 0.10
+    bounded(
+        "JFK WER, tiny.en batched",
+        wer(JFK_TEXT, " ".join(w.text for w in transcript.words)),
+        below=0.10,
+    )
     assert [w.start for w in transcript.words] == sorted(w.start for w in transcript.words)
     assert progress and asr.info().extra["batch_size"] == 4
 

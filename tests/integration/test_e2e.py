@@ -14,6 +14,7 @@ from core.persistence.database import Database
 from core.persistence.models import CallRow, JobRow, UtteranceRow
 from samples import load_script, render_call
 from tests.integration.asr_support import wer
+from tests.support.measure import bounded
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -81,16 +82,20 @@ def test_dual_channel_call_every_field_true(angry_stereo):
     assert {(s["role"], s["channel"]) for s in speakers.values()} == {("agent", 0), ("customer", 1)}
     for s in speakers.values():
         assert s["talk_time_s"] > 10 and 0 < s["talk_ratio"] < 1
-        assert 80 < s["words_per_minute"] < 260
+        bounded(f"{s['role']} words per minute", s["words_per_minute"], above=80, below=260)
         assert s["sentiment_mean"] is not None and s["loudness_dbfs"] < 0
     # the transcript: by role, close to what was said
     said = " ".join(t.text for t in truth.turns if t.role == "customer")
     heard = " ".join(u["text"] for u in doc["utterances"] if u["role"] == "customer")
-    assert wer(said, heard) < 0.25
+    # Measured 0.165-0.226 over five float paths (bench/RESULTS.md, `python -m bench
+    # spread`) and 0.261 on another CI machine: Whisper's decoding of this 8 kHz call moves
+    # with the CPU's kernels. A pipeline that loses customer turns scores above 0.5.
+    bounded("customer WER, 8 kHz mu-law, base", wer(said, heard), below=0.35)
     # the two planted interruptions, both by the customer
     customer = next(s for s in doc["speakers"] if s["role"] == "customer")
-    assert customer["interruptions"] == 2 and doc["metrics"]["interruptions"] == 2
-    assert doc["metrics"]["overlap_s"] > 1.5
+    bounded("customer interruptions (2 planted)", customer["interruptions"], above=1.5, below=2.5)
+    assert doc["metrics"]["interruptions"] == customer["interruptions"]
+    bounded("overlap seconds", doc["metrics"]["overlap_s"], above=1.5)
     # the customer is angry
     assert customer["sentiment_mean"] < 0
     negative = [
@@ -98,7 +103,7 @@ def test_dual_channel_call_every_field_true(angry_stereo):
         for u in doc["utterances"]
         if u["role"] == "customer" and u["sentiment"]["label"] == "negative"
     ]
-    assert len(negative) >= 4
+    bounded("negative customer utterances", len(negative), above=3.5)
     analysis = doc["analysis"]
     assert analysis["provider"] == "local"
     assert analysis["conflict"]["detected"] and analysis["conflict"]["evidence"]
@@ -121,10 +126,11 @@ def test_mono_call_roles_from_content_and_metrics(demo_mono):
     assert first["role"] == "agent" and "calling" in first["text"].lower()
     said = " ".join(t.text for t in truth.turns)
     heard = " ".join(u["text"] for u in doc["utterances"])
-    assert wer(said, heard) < 0.2
+    bounded("WER, mono mp3, tiny.en", wer(said, heard), below=0.2)
     m = doc["metrics"]
-    assert 0 < m["silence_ratio"] < 0.5 and m["mean_response_latency_s"] is not None
-    assert m["agent_talk_ratio"] and 0.2 < m["agent_talk_ratio"] < 0.8
+    bounded("silence ratio", m["silence_ratio"], above=0, below=0.5)
+    assert m["mean_response_latency_s"] is not None
+    bounded("agent talk ratio", m["agent_talk_ratio"], above=0.2, below=0.8)
     assert len(m["sentiment_by_quarter"]["customer"]) == 4
     assert doc["analysis"]["resolution"] == "resolved"
     assert any("email" in item.lower() for item in doc["analysis"]["action_items"])
