@@ -46,15 +46,17 @@ class CallyticsGraphQLRouter(GraphQLRouter[Any, None]):
         lowered = {str(k).lower(): v for k, v in params.items()}
         authorization = lowered.get("authorization")
         api_key = lowered.get("apikey") or lowered.get("api_key") or lowered.get("x-api-key")
+        credentials = (
+            authorization if isinstance(authorization, str) else None,
+            api_key if isinstance(api_key, str) else None,
+        )
         try:
-            context.principal = context.runtime.auth.authenticate(
-                authorization if isinstance(authorization, str) else None,
-                api_key if isinstance(api_key, str) else None,
-            )
+            context.principal = context.runtime.auth.authenticate(*credentials)
         except CallyticsError as exc:
             raise ConnectionRejectionError(
                 {"message": exc.message, "code": exc.code, "hint": exc.hint}
             ) from None
+        context.authenticated_socket(*credentials)
         return UNSET
 
 

@@ -8,16 +8,25 @@ or ``X-API-Key``). Over a WebSocket, where browsers cannot set headers, from the
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TypeAlias
 
 import strawberry
 from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.fastapi import BaseContext
 
 from api.runtime import Runtime
-from core.auth import AccessRole, Principal
+from core.auth import KEY_CACHE_TTL_S, AccessRole, Principal
 from core.errors import CallyticsError, UnauthorizedError
+
+log = logging.getLogger(__name__)
+
+# How often an open WebSocket's credentials are checked again: the verified-key cache's
+# lifetime, so a revoked key or an expired token loses its socket as soon as REST refuses it.
+WS_RECHECK_S = KEY_CACHE_TTL_S
+WS_REJECTED = 4403
 
 
 class GraphQLContext(BaseContext):
@@ -37,6 +46,47 @@ class GraphQLContext(BaseContext):
         self.principal = principal
         self.auth_error = auth_error
         self.subscriptions = 0
+        # A WebSocket's credentials (authorization, api key), checked again at every
+        # operation and every WS_RECHECK_S while it is open; None over HTTP.
+        self.credentials: tuple[str | None, str | None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    def authenticated_socket(self, authorization: str | None, api_key: str | None) -> None:
+        """This WebSocket's caller authenticated with these credentials: keep checking them."""
+        self.credentials = (authorization, api_key)
+        if self._watchdog is None and self.runtime.auth.enabled:
+            self._watchdog = asyncio.create_task(self._watch(), name="ws-credentials")
+
+    def current_principal(self) -> Principal | None:
+        """The caller; over a WebSocket, checked again (a revoked key, an expired token)."""
+        if self.credentials is not None and self.principal is not None:
+            try:
+                self.principal = self.runtime.auth.authenticate(*self.credentials)
+            except UnauthorizedError as exc:
+                self.principal, self.auth_error = None, exc
+                self._reject(exc)
+        return self.principal
+
+    def _open_socket(self) -> WebSocket | None:
+        socket = self.request
+        connected = isinstance(socket, WebSocket) and (
+            socket.client_state == socket.application_state == WebSocketState.CONNECTED
+        )
+        return socket if connected else None  # type: ignore[return-value]
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WS_RECHECK_S)
+            if self._open_socket() is None or self.current_principal() is None:
+                return
+
+    def _reject(self, error: CallyticsError) -> None:
+        if (socket := self._open_socket()) is not None:
+            log.info("closing a GraphQL WebSocket: %s", error.message)
+            self._closing = asyncio.get_running_loop().create_task(
+                socket.close(code=WS_REJECTED, reason=error.message[:120])
+            )
 
 
 async def get_context(connection: HTTPConnection) -> GraphQLContext:
@@ -56,7 +106,10 @@ async def get_context(connection: HTTPConnection) -> GraphQLContext:
         )
     except UnauthorizedError as exc:
         return GraphQLContext(runtime, None, exc)
-    return GraphQLContext(runtime, principal)
+    context = GraphQLContext(runtime, principal)
+    if isinstance(connection, WebSocket):
+        context.authenticated_socket(headers.get("authorization"), headers.get("x-api-key"))
+    return context
 
 
 Info: TypeAlias = strawberry.Info[GraphQLContext, None]
@@ -69,7 +122,7 @@ def runtime_of(info: Info) -> Runtime:
 def principal_of(info: Info, needed: AccessRole = AccessRole.VIEWER) -> Principal:
     """The caller, if their role allows ``needed``; UnauthorizedError or ForbiddenError if not."""
     context = info.context
-    if context.principal is None:
+    if context.current_principal() is None:
         raise context.auth_error or UnauthorizedError(
             "This server requires authentication.",
             "Send `Authorization: Bearer <API key or JWT>` (over a WebSocket: in the "

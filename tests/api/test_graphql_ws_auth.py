@@ -141,3 +141,67 @@ async def test_one_connection_may_hold_only_so_many_subscriptions(server, gated)
         assert events[-1]["status"] == "SUCCEEDED"
     finally:
         await ws.close()
+
+
+STAGES = "{ stages { name } }"
+
+
+async def operation(ws: Any, op: str, query: str) -> dict[str, Any]:
+    """A query over the socket; its first answer (next or error) for ``op``."""
+    await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": {"query": query}}))
+    while (message := await receive(ws)).get("id") != op:
+        pass
+    return message
+
+
+async def closed_code(ws: Any) -> int | None:
+    """Read until the server closes the socket; its close code."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await receive(ws)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+@pytest.fixture
+def keyed(tmp_path, gated):
+    """A server whose admin key lives in the database (revocable), its container and key."""
+    settings = make_settings(tmp_path, jwt_secret=SECRET)
+    container = fake_container(settings, transcriber=gated)
+    container.database().upgrade()
+    issued = container.api_keys().create("dashboard", AccessRole.ADMIN)
+    with LiveServer(create_app(container=container)) as live:
+        yield live, container, issued
+
+
+async def test_a_key_revoked_while_its_socket_is_open_is_refused_and_the_socket_closed(keyed):
+    """The probe: after revoking an admin key, deleteCall on its open socket still ran 40 s
+    later, audited as that key. Now the next operation is refused and the socket closes 4403."""
+    live, container, issued = keyed
+    ws = await open_ws(live, {"apiKey": issued.key})
+    try:
+        assert (await receive(ws))["type"] == "connection_ack"
+        assert (await operation(ws, "before", STAGES))["type"] == "next"
+        await asyncio.to_thread(container.api_keys().revoke, issued.info.id, "test")
+        container.authenticator().refresh()  # what DELETE /v1/keys/{id} does here
+        refused = await operation(ws, "after", 'mutation { deleteCall(id: "x") }')
+        errors = refused["payload"]["errors"] if refused["type"] == "next" else refused["payload"]
+        assert refused["type"] != "next" or refused["payload"]["data"] is None, refused
+        assert [e["extensions"]["code"] for e in errors] == ["unauthorized"]
+        assert await closed_code(ws) == 4403
+    finally:
+        await ws.close()
+
+
+async def test_a_token_that_expires_while_its_socket_is_open_closes_it(server, monkeypatch):
+    """The probe: a 3 s JWT still answered on its socket after 40 s. Now the socket's own
+    check closes it once the token has expired (every WS_RECHECK_S, 5 s in production)."""
+    monkeypatch.setattr("api.graphql.context.WS_RECHECK_S", 0.2)
+    monkeypatch.setattr("core.auth.JWT_LEEWAY_S", 0)  # 30 s of clock skew allowed otherwise
+    short = TokenCodec(SECRET).issue("brief", AccessRole.VIEWER, ttl_s=3)
+    ws = await open_ws(server, {"Authorization": f"Bearer {short}"})
+    try:
+        assert (await receive(ws))["type"] == "connection_ack"
+        assert (await operation(ws, "while-valid", STAGES))["type"] == "next"
+        assert await closed_code(ws) == 4403
+    finally:
+        await ws.close()
