@@ -209,10 +209,12 @@ def serve(
     import uvicorn
 
     from bootstrap.container import build_container
-    from bootstrap.tracing import install_log_filter
+    from bootstrap.settings import redacted
+    from bootstrap.tracing import install_access_log_redaction, install_log_filter
     from core.auth import check_bind
 
     install_log_filter()  # log lines carry trace and job ids (tracing: create_app)
+    install_access_log_redaction()  # no credentials from query strings in the access log
     settings = _settings()
     container = build_container(settings)
     try:
@@ -232,7 +234,7 @@ def serve(
         prepare_multiprocess_metrics()
     Console(stderr=True).print(
         f"Callytics on http://{host}:{port}  (web page /, docs /docs, GraphQL /graphql; "
-        f"database {settings.database_url}, jobs {settings.job_backend})\n{notice}"
+        f"database {redacted(settings.database_url)}, jobs {settings.job_backend})\n{notice}"
     )
     options: dict[str, Any] = {
         "factory": True,
@@ -490,10 +492,11 @@ def token(
 def db_upgrade() -> None:
     """Create or upgrade the database schema (Alembic)."""
     from bootstrap.container import build_container
+    from bootstrap.settings import redacted
 
     container = build_container(_settings())
     container.database().upgrade()
-    Console().print(f"database at {container.database().url} is up to date")
+    Console().print(f"database at {redacted(container.database().url)} is up to date")
 
 
 def main() -> None:

@@ -139,3 +139,22 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def redacted(url: str | None) -> str:
+    """``url`` fit to print or log: a password in it becomes ``***``
+    (``postgresql://app:***@db/callytics``, ``redis://:***@cache:6379/0``)."""
+    if not url:
+        return ""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparsable URL>"
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -141,7 +141,8 @@ def test_analyze_and_search_with_every_stage_a_grpc_service(tmp_path, calls, sta
 
 
 class Serve:
-    """`callytics serve --port P` as typed; ready when uvicorn says so on stderr."""
+    """`callytics serve --port P` as typed; ready when uvicorn says so (its output and the
+    access log, read line by line)."""
 
     def __init__(self, env: dict[str, str], port: int) -> None:
         self.port = port
@@ -149,17 +150,18 @@ class Serve:
             [*callytics_command(), "serve", "--port", str(port)],
             env=env,
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         self.output: list[str] = []
         self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
 
     def _pump(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
             self.output.append(line)
             self.lines.put(line)
         self.lines.put(None)
@@ -180,7 +182,9 @@ class Serve:
 
     def stop(self) -> int:
         self.proc.terminate()
-        return self.proc.wait(timeout=60)
+        code = self.proc.wait(timeout=60)
+        self.pump.join(timeout=60)  # every line it printed is in the log
+        return code
 
 
 def test_serve_as_typed_takes_an_upload_and_serves_the_result(tmp_path, calls):
@@ -256,3 +260,26 @@ def test_make_demo_as_typed(tmp_path):
     assert {s["role"] for s in document["speakers"]} == {"agent", "customer"}
     assert "late fee" in json.dumps(document["utterances"]).lower()
     assert stored_calls(tmp_path) == 1
+
+
+@pytest.mark.postgres
+def test_serve_prints_no_password_and_logs_no_credential_from_a_query_string(tmp_path):
+    """The probe saw the database password in the start-up banner; an API key sent in a
+    query string reached the access log."""
+    from tests.support.databases import postgres_url
+
+    with postgres_url() as url:
+        with_password = url.replace("postgres@", "postgres:hunter2-secret@")
+        port = free_port()
+        server = Serve(embedded_env(tmp_path, DATABASE_URL=with_password), port)
+        try:
+            server.wait_for("Application startup complete")
+            key = "cly_0000abcd_not-a-real-key-but-a-secret"
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                assert client.get("/health/live", params={"api_key": key}).status_code == 200
+                assert client.get("/v1/calls", params={"token": key}).status_code == 200
+        finally:
+            server.stop()
+    log = server.log()
+    assert "postgres:***@127.0.0.1" in log and "hunter2-secret" not in log, log
+    assert "/health/live?api_key=*** " in log and key not in log, log

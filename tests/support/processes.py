@@ -46,14 +46,14 @@ def embedded_env(home: Path, **overrides: str) -> dict[str, str]:
     """``child_env`` for a server on the embedded defaults, all kept under ``home``: SQLite,
     stored audio, the model cache, the tiny ASR model (the point is plumbing) and the local
     analyser."""
-    return child_env(
-        DATABASE_URL=f"sqlite:///{home}/callytics.db",
-        STORAGE_DIR=str(home / "audio"),
-        MODEL_CACHE_DIR=str(home / "models"),
-        ASR_MODEL="tiny.en",
-        LLM_PROVIDER="local",
-        **overrides,
-    )
+    defaults = {
+        "DATABASE_URL": f"sqlite:///{home}/callytics.db",
+        "STORAGE_DIR": str(home / "audio"),
+        "MODEL_CACHE_DIR": str(home / "models"),
+        "ASR_MODEL": "tiny.en",
+        "LLM_PROVIDER": "local",
+    }
+    return child_env(**{**defaults, **overrides})
 
 
 class ServeProcess:
