@@ -232,6 +232,7 @@ def serve(
         )
     if workers > 1:
         prepare_multiprocess_metrics()
+    spool_in(Path(settings.storage_dir) / "incoming")
     Console(stderr=True).print(
         f"Callytics on http://{host}:{port}  (web page /, docs /docs, GraphQL /graphql; "
         f"database {redacted(settings.database_url)}, jobs {settings.job_backend})\n{notice}"
@@ -257,6 +258,14 @@ def _bound_host(fd: int) -> str:
         if sock.family == socket.AF_UNIX:
             return "localhost"
         return str(sock.getsockname()[0])
+
+
+def spool_in(folder: Path) -> None:
+    """Every temporary file of the server (the multipart parser spools uploads to one) in
+    ``folder``, under STORAGE_DIR, where a full disk is answered 507; for its workers too."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(folder.resolve())
+    tempfile.tempdir = str(folder.resolve())
 
 
 def prepare_multiprocess_metrics() -> str:

@@ -81,6 +81,16 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(exc.code, exc.message, exc.hint), status_for(exc), headers=headers_for(exc)
         )
 
+    @app.exception_handler(OSError)
+    async def _disk(_request: Request, exc: OSError) -> JSONResponse:
+        # A disk with no room while a body is spooled (the multipart parser's temporary file)
+        from core.jobs import AudioStore
+
+        full = AudioStore.storage_full(exc)
+        if full is None:
+            raise exc
+        return JSONResponse(error_body(full.code, full.message, full.hint), status_for(full))
+
     @app.exception_handler(RecursionError)
     async def _nested(_request: Request, _exc: RecursionError) -> JSONResponse:
         # JSON or a GraphQL document nested deeper than the parser's recursion can follow

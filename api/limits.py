@@ -100,3 +100,54 @@ class _TooLarge(HTTPException):
         super().__init__(413, f"The {what} is larger than the limit of {limit}.")
         self.error_code = "upload_too_large" if upload else "request_too_large"
         self.hint = UPLOAD_HINT if upload else OTHER_HINT
+
+
+class UploadGate:
+    """Check an upload's credentials before a byte of its body is read.
+
+    FastAPI parses a multipart form (and spools its file to disk) before it runs a route's
+    dependencies, so an anonymous upload would reach the disk before the route's role check
+    refused it. This answers 401 or 403 from the request's headers first, for every
+    ``multipart/form-data`` request (REST uploads, GraphQL multipart mutations).
+    """
+
+    def __init__(self, app: ASGIApp, auth: Any) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if not headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
+            await self.app(scope, receive, send)
+            return
+        from api.errors import error_body, headers_for, status_for
+        from core.auth import AccessRole
+        from core.errors import CallyticsError
+
+        try:
+            self.auth.authenticate(
+                _header(headers, b"authorization"), _header(headers, b"x-api-key")
+            ).require(AccessRole.ANALYST)
+        except CallyticsError as exc:
+            payload = json.dumps(error_body(exc.code, exc.message, exc.hint)).encode()
+            extra = [(k.lower().encode(), v.encode()) for k, v in (headers_for(exc) or {}).items()]
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status_for(exc),
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                        (b"connection", b"close"),
+                        *extra,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await self.app(scope, receive, send)
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None

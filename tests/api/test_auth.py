@@ -280,3 +280,50 @@ def test_searches_and_uploads_are_rate_limited_per_key(make_client, tmp_path):
     assert client.post("/v1/calls", files=files, headers=analyst).status_code == 202
     second = client.post("/v1/calls", files=files, headers=analyst)
     assert second.status_code == 429 and "uploads" in second.json()["error"]["message"]
+
+
+def asgi_upload(app: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """POST a 15 MB multipart upload straight into the ASGI app; returns (status, how many
+    body chunks the app asked for)."""
+    import asyncio
+
+    chunk = b"x" * (1 << 20)
+    asked = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": chunk, "more_body": asked < 15}
+
+    statuses: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/v1/calls",
+        "raw_path": b"/v1/calls",
+        "query_string": b"",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=xyz"), *headers],
+    }
+    asyncio.run(app(scope, receive, send))
+    return statuses[0], asked
+
+
+@pytest.mark.parametrize(("role", "status"), [(None, 401), ("viewer", 403)])
+def test_an_upload_without_the_right_credentials_is_refused_before_its_body_is_read(
+    keyed, role, status
+):
+    """The probe: a 15 MB anonymous body reached the system temp directory before the 401
+    (FastAPI parses the form before a route's dependencies run)."""
+    client, keys = keyed
+    headers = [(b"authorization", f"Bearer {keys[role]}".encode())] if role else []
+    assert asgi_upload(client.app, headers) == (status, 0)
