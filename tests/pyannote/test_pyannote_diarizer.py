@@ -29,11 +29,17 @@ from services.decode.local import decode
 from services.diarization.pyannote import CONFIG_NAME, PyannoteDiarizer
 from services.diarization.pyannote_prepare import prepare
 from tests.conftest import ROOT
+from tests.support.measure import bounded
 
 pytestmark = pytest.mark.slow
 
 # clip -> (RTTM file, its file id, scored on the UEM?, max DER without collar)
-# measured DER (collar 0): sample 5.2%, dev00 26.6%, dev01 47.7% (automatic count)
+# measured DER (collar 0): sample 5.2%, dev00 26.6%, dev01 47.7% (automatic count).
+# dev01's error is the segmentation model's: segmentation-3.0 gives both voices one local
+# speaker over 4.4-11.5 s and 15.5-23.9 s in every window, and with the reference itself
+# clustering the local speakers (pyannote's OracleClustering) DER stays 47.7% (dev00: 22.8%,
+# sample: 5.2%); no threshold, step or overlap option does better (issue 14's note). Its
+# second speaker is the overlap count's (16.4-16.7 s), not a second voice found.
 CLIPS = {
     "pyannote_sample.wav": ("pyannote_sample.rttm", "sample", False, 0.10),
     "pyannote_dev00.wav": ("pyannote_debug.development.rttm", "dev00", True, 0.33),
@@ -98,7 +104,7 @@ async def test_two_speakers_are_found_and_placed(diarizer, recordings, clip):
 
     assert result.method == "pyannote"
     assert result.speakers == ["S1", "S2"]
-    assert der(recordings, clip, audio, result) <= CLIPS[clip][3]
+    bounded(f"pyannote DER {clip}", der(recordings, clip, audio, result), below=CLIPS[clip][3])
     # named by first appearance, inside the recording, speech = union of the turns
     assert result.turns[0].speaker == "S1"
     assert all(0 <= t.start < t.end <= audio.duration_s for t in result.turns)
@@ -140,4 +146,6 @@ async def test_forcing_two_speakers_keeps_the_clean_clip_right(diarizer, recordi
     clip = "pyannote_sample.wav"
     audio = decode(recordings / clip)
     result = await diarizer.diarize(audio, DiarizationOptions(num_speakers=2))
-    assert der(recordings, clip, audio, result) <= CLIPS[clip][3]  # measured 5.2%
+    bounded(
+        f"pyannote DER {clip}", der(recordings, clip, audio, result), below=CLIPS[clip][3]
+    )  # measured 5.2%
