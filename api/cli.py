@@ -237,6 +237,11 @@ def serve(
         f"Callytics on http://{host}:{port}  (web page /, docs /docs, GraphQL /graphql; "
         f"database {redacted(settings.database_url)}, jobs {settings.job_backend})\n{notice}"
     )
+    from api.serving import install_repeat_filter, raise_open_file_limit
+
+    raise_open_file_limit()
+    os.environ["HTTP_HEADER_TIMEOUT_S"] = str(settings.http_header_timeout_s)
+    os.environ["HTTP_BODY_TIMEOUT_S"] = str(settings.http_body_timeout_s)
     options: dict[str, Any] = {
         "factory": True,
         "host": host,
@@ -244,7 +249,14 @@ def serve(
         "workers": workers,
         "log_level": log_level,
         "ws": "websockets-sansio",
+        # slow and idle clients are cut off; past the cap new requests get 503
+        "http": "api.serving:GuardedH11Protocol",
+        "limit_concurrency": settings.max_connections,
     }
+    if workers == 1:
+        # uvicorn's loggers go through this process's handlers, where no message can flood
+        options["log_config"] = None
+        install_repeat_filter()
     if fd is None or workers > 1:
         uvicorn.run("api.app:app_from_env", fd=fd, **options)
         return

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
 
     # --- limits --------------------------------------------------------------------
     max_upload_mb: int = 500
+    # Connections (`callytics serve`): open at once before new requests get 503, and how
+    # long a client may take to send a request's headers, and between pieces of its body.
+    max_connections: int = Field(default=1000, ge=1)
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
     max_audio_seconds: float = 4 * 3600.0
     # Decode uploads in a child process: a native crash on a hostile file fails that file,
     # not the server (false: in-process, a little faster, for trusted input only).
