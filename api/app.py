@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.health import router as health_router
-from api.limits import BodySizeLimit, UploadGate
+from api.limits import ApiHeaders, BodySizeLimit, UploadGate
 from api.metrics import HttpMetrics, mark_process_dead
 from api.metrics import router as metrics_router
 from api.runtime import Runtime
@@ -64,6 +64,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(metrics_router)
     _include_interfaces(app)
+    app.add_middleware(ApiHeaders)
     app.add_middleware(UploadGate, auth=container.authenticator())  # before any body is read
     app.add_middleware(BodySizeLimit, max_mb=settings.max_upload_mb)
     app.add_middleware(HttpMetrics, metrics=container.metrics())

@@ -503,7 +503,8 @@ def token(
     if not settings.jwt_secret:
         _fail_usage("JWT_SECRET is not set: there is nothing to sign tokens with.")
     try:
-        signed = TokenCodec(settings.jwt_secret).issue(subject, AccessRole.parse(role), ttl)
+        codec = TokenCodec(settings.jwt_secret, settings.jwt_max_ttl_s)
+        signed = codec.issue(subject, AccessRole.parse(role), ttl)
     except CallyticsError as exc:
         _fail_usage(str(exc))
     sys.stdout.write(signed + "\n")

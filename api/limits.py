@@ -151,3 +151,32 @@ class UploadGate:
 def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
     value = headers.get(name)
     return value.decode("latin-1") if value is not None else None
+
+
+class ApiHeaders:
+    """``X-Content-Type-Options: nosniff`` and ``Cache-Control: no-store`` on every API
+    answer (REST, GraphQL, health): no browser guesses a type for a document, and no cache
+    keeps a call's content (a route that sets its own Cache-Control keeps it)."""
+
+    PREFIXES = ("/v1", "/graphql", "/health", "/metrics")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.PREFIXES):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {name.lower() for name, _ in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

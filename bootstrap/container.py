@@ -108,7 +108,9 @@ def _authenticator(settings: Settings, keys: Any) -> Any:
     return Authenticator(
         keys=keys,
         static_keys=parse_static_keys(settings.api_keys),
-        tokens=TokenCodec(settings.jwt_secret) if settings.jwt_secret else None,
+        tokens=TokenCodec(settings.jwt_secret, settings.jwt_max_ttl_s)
+        if settings.jwt_secret
+        else None,
     )
 
 

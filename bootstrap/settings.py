@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     store_audio: bool = True
 
     # --- limits --------------------------------------------------------------------
+    # The address clients reach this API at (https://calls.example.com), for the absolute
+    # links of a 202; without it the links are paths (never built from the Host header).
+    public_url: str | None = None
     max_upload_mb: int = 500
     # Connections (`callytics serve`): open at once before new requests get 503, and how
     # long a client may take to send a request's headers, and between pieces of its body.
@@ -120,6 +123,7 @@ class Settings(BaseSettings):
     # key; with none, `serve` binds to loopback only. API_KEYS: name:role:sha256,...
     api_keys: str | None = None
     jwt_secret: str | None = None  # HS256; also what the API and the gRPC stages share
+    jwt_max_ttl_s: float = Field(default=24 * 3600.0, gt=0)  # longer-lived tokens: refused
     # Requests per minute per key or token (0: no limit); the local admin is not limited.
     rate_limit_uploads_per_min: int = Field(default=60, ge=0)
     rate_limit_searches_per_min: int = Field(default=300, ge=0)

@@ -39,6 +39,7 @@ KEY_PREFIX = "cly_"
 KEY_CACHE_TTL_S = 5.0
 JWT_ALGORITHM = "HS256"
 JWT_LEEWAY_S = 30
+JWT_MAX_TTL_S = 24 * 3600.0  # the longest a token may live (JWT_MAX_TTL_S)
 
 
 class AccessRole(StrEnum):
@@ -213,17 +214,25 @@ def parse_static_keys(spec: str | None) -> dict[str, Principal]:
 class TokenCodec:
     """HS256 JWTs signed with ``JWT_SECRET``."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, max_ttl_s: float = JWT_MAX_TTL_S) -> None:
+        """``max_ttl_s``: tokens that live longer (from ``iat``, or from now without it) are
+        refused, whoever signed them, so a leaked token cannot be good for years."""
         if len(secret) < 16:
             raise InvalidInputError(
                 "JWT_SECRET is too short to sign tokens safely.",
                 "Use at least 32 random characters, e.g. `openssl rand -hex 32`.",
             )
         self.secret = secret
+        self.max_ttl_s = max_ttl_s
 
     def issue(self, subject: str, role: AccessRole, ttl_s: float = 3600.0) -> str:
         import jwt
 
+        if ttl_s > self.max_ttl_s:
+            raise InvalidInputError(
+                f"A token may live {self.max_ttl_s:.0f} s at most, not {ttl_s:.0f} s.",
+                "Ask for a shorter --ttl, or raise JWT_MAX_TTL_S.",
+            )
         now = int(time.time())
         claims = {"sub": subject, "role": role.value, "iat": now, "exp": now + int(ttl_s)}
         return jwt.encode(claims, self.secret, algorithm=JWT_ALGORITHM)
@@ -248,6 +257,13 @@ class TokenCodec:
                 f"The bearer token is not valid ({exc}).",
                 "Send a token signed with this server's JWT_SECRET, with `sub` and `exp`.",
             ) from None
+        lifetime = float(claims["exp"]) - float(claims.get("iat", time.time()))
+        if lifetime > self.max_ttl_s + JWT_LEEWAY_S:
+            raise UnauthorizedError(
+                f"The bearer token lives {lifetime / 3600:.1f} h, longer than this server "
+                f"accepts ({self.max_ttl_s / 3600:.1f} h).",
+                "Get a token that expires sooner.",
+            )
         subject = str(claims["sub"])
         try:
             role = AccessRole.parse(claims.get("role", "viewer"))

@@ -47,6 +47,16 @@ class AudioInfo:
     codec: str
     container: str = ""
 
+    @property
+    def suffix(self) -> str:
+        """The file extension its container calls for (FFmpeg's demuxer names), for storing
+        it under a name that says what it is, whatever the client called it."""
+        first = self.container.split(",")[0].strip().lower()
+        known = {"mov": ".m4a", "matroska": ".webm", "asf": ".wma", "mp3": ".mp3"}
+        if first in known:
+            return known[first]
+        return f".{first}" if first.isalnum() and len(first) <= 8 else ".audio"
+
 
 @dataclass(frozen=True)
 class Audio:

@@ -275,13 +275,13 @@ class AnalysisService:
         anything is stored. ``move`` hands the file over (an upload's temporary file);
         ``submitted_by`` becomes the call's ``created_by``."""
         path = Path(path)
-        if self.prober is not None:
-            self.prober(path)
+        # The stored file's extension is the detected container's, not the client's.
+        suffix = self.prober(path).suffix if self.prober is not None else path.suffix
         handle = JobHandle(job_id=str(uuid.uuid4()), call_id=str(uuid.uuid4()))
         name = filename or path.name
         stored: Path | None = None
         if self.audio_store is not None:
-            stored = self.audio_store.put(handle.call_id, path, suffix=Path(name).suffix, move=move)
+            stored = self.audio_store.put(handle.call_id, path, suffix=suffix, move=move)
         try:
             with self.database.session() as session:
                 event = JobRepository(session).create(

@@ -254,7 +254,9 @@ def stage_authenticator(settings: Any) -> Authenticator:
     stage has no database); with neither, nothing is checked."""
     return Authenticator(
         static_keys=parse_static_keys(settings.api_keys),
-        tokens=TokenCodec(settings.jwt_secret) if settings.jwt_secret else None,
+        tokens=TokenCodec(settings.jwt_secret, settings.jwt_max_ttl_s)
+        if settings.jwt_secret
+        else None,
     )
 
 

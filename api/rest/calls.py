@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Respon
 from fastapi.responses import FileResponse
 
 from api.auth import Admin, Analyst
+from api.health import runtime_of
 from api.rest.deps import RuntimeDep
 from api.rest.documents import CallDocument
 from api.rest.downloads import attachment, audio_media_type, safe_filename
@@ -28,6 +29,7 @@ from api.runtime import Runtime
 from api.submission import reanalyze, submit_upload
 from core.catalog import MAX_PAGE, CallFilters, SentimentFilter
 from core.domain import Resolution
+from core.errors import NotFoundError
 from core.exports import MEDIA_TYPES, ExportFormat, render_transcript
 from core.jobs import JobHandle
 
@@ -71,9 +73,13 @@ def call_filters(
 
 
 def accepted(request: Request, response: Response, handle: JobHandle) -> Accepted:
-    """The 202 answer for a queued job, its status URL in ``Location``."""
-    job = str(request.url_for("get_job", job_id=handle.job_id))
-    call = str(request.url_for("get_call", call_id=handle.call_id))
+    """The 202 answer for a queued job, its status URL in ``Location``.
+
+    The links are paths on this server, or absolute under ``PUBLIC_URL`` when it is set:
+    never built from the request's ``Host`` header, which the client chooses."""
+    base = (runtime_of(request).settings.public_url or "").rstrip("/")
+    job = base + request.app.url_path_for("get_job", job_id=handle.job_id)
+    call = base + request.app.url_path_for("get_call", call_id=handle.call_id)
     response.headers["Location"] = job
     links = JobLinks(job=job, events=f"{job}?events=true", call=call)
     return Accepted(call_id=handle.call_id, job_id=handle.job_id, links=links)
@@ -165,6 +171,9 @@ async def get_transcript(
 )
 async def get_audio(runtime: RuntimeDep, call_id: str) -> FileResponse:
     path, filename = await asyncio.to_thread(runtime.catalog.audio, call_id)
+    store = runtime.service.audio_store
+    if store is None or not store.owns(path):  # only what this server stored, in STORAGE_DIR
+        raise NotFoundError(f"Call {call_id} has no stored audio.", "Upload it again.")
     name = safe_filename(filename, f"{call_id}{path.suffix}")
     return FileResponse(path, media_type=audio_media_type(path), headers=attachment(name))
 

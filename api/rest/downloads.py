@@ -26,10 +26,17 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def safe_filename(name: str, fallback: str) -> str:
-    """``name`` as plain ASCII letters, digits, ``._-`` (at most 112), or ``fallback``."""
+    """``name`` as plain ASCII letters, digits, ``._-`` (a stem of at most 100, an extension
+    of at most 12), or ``fallback`` when no letter of its stem survives (``😀.wav``)."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    cleaned = Path(_UNSAFE.sub("_", Path(ascii_name.replace("\\", "/")).name).strip("._"))
-    return f"{cleaned.stem[:100]}{cleaned.suffix[:12]}" or fallback
+    base = Path(ascii_name.replace("\\", "/")).name
+    dot = base.rfind(".")
+    stem, suffix = (base[:dot], base[dot + 1 :]) if dot >= 0 else (base, "")
+    stem = _UNSAFE.sub("_", stem).strip("._")[:100]
+    suffix = _UNSAFE.sub("", suffix)[:11]
+    if not stem:
+        return fallback
+    return f"{stem}.{suffix}" if suffix else stem
 
 
 def audio_media_type(path: Path) -> str:

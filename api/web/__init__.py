@@ -27,7 +27,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self' data:",
         "media-src 'self' blob:",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self'",  # CSP 3: 'self' covers ws(s):// to this origin
         "object-src 'none'",
         "base-uri 'none'",
         "frame-ancestors 'none'",

@@ -70,6 +70,13 @@ class InvalidPath(UnsupportedAudioError):
     code = "file_not_found"
 
 
+def _reason(exc: Exception) -> str:
+    """What went wrong, without the file's path (a server's spool path is not the client's
+    business): FFmpeg's own words."""
+    reason = getattr(exc, "strerror", None)
+    return str(reason) if reason else type(exc).__name__
+
+
 def _fail(message: str) -> UnsupportedAudioError:
     return UnsupportedAudioError(message, SUPPORTED_HINT)
 
@@ -101,7 +108,7 @@ def _open_audio(
     try:
         container = av.open(opened, mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise _fail(f"{label} is not a readable audio file ({exc}).") from exc
+        raise _fail(f"{label} is not a readable audio file ({_reason(exc)}).") from exc
     with container:
         if not container.streams.audio:
             kinds = sorted({str(s.type) for s in container.streams}) or ["nothing"]
@@ -140,7 +147,7 @@ def probe(path: str | os.PathLike[str], *, max_seconds: float | None = None) -> 
                     break
         except av.error.FFmpegError as exc:
             if not decoded:
-                raise _fail(f"The file could not be decoded ({exc}).") from exc
+                raise _fail(f"The file could not be decoded ({_reason(exc)}).") from exc
         if not decoded:
             raise _fail("The file holds no audio samples.")
         return AudioInfo(
@@ -203,7 +210,7 @@ def decode(
         except av.error.FFmpegError as exc:
             # A truncated file decodes up to the damage; keep what came out if anything did.
             if not buffer.size:
-                raise _fail(f"{label} could not be decoded ({exc}).") from exc
+                raise _fail(f"{label} could not be decoded ({_reason(exc)}).") from exc
         codec = _codec_name(ctx)
         container_name = container.format.name if container.format else ""
 

@@ -327,3 +327,18 @@ def test_an_upload_without_the_right_credentials_is_refused_before_its_body_is_r
     client, keys = keyed
     headers = [(b"authorization", f"Bearer {keys[role]}".encode())] if role else []
     assert asgi_upload(client.app, headers) == (status, 0)
+
+
+def test_a_token_that_lives_longer_than_the_maximum_is_refused(jwt_client):
+    client = jwt_client
+    now = int(time.time())
+    claims = {"sub": "forever", "role": "admin", "iat": now, "exp": now + 10 * 365 * 86400}
+    forever = jwt.encode(claims, SECRET, algorithm="HS256")
+    refused = client.get("/v1/calls", headers=auth(forever))
+    assert refused.status_code == 401 and "longer than" in refused.json()["error"]["message"]
+    without_iat = jwt.encode({"sub": "x", "exp": now + 3 * 86400}, SECRET, algorithm="HS256")
+    assert client.get("/v1/calls", headers=auth(without_iat)).status_code == 401
+    day = TokenCodec(SECRET).issue("ops", AccessRole.VIEWER, ttl_s=86400)
+    assert client.get("/v1/calls", headers=auth(day)).status_code == 200
+    with pytest.raises(Exception, match="at most"):
+        TokenCodec(SECRET).issue("ops", AccessRole.VIEWER, ttl_s=86401)

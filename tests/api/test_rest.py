@@ -272,3 +272,27 @@ def test_a_stereo_upload_passes_the_agent_channel_through(make_client):
         "S1": (0, "customer"),
         "S2": (1, "agent"),
     }
+
+
+def test_links_never_come_from_the_host_header(make_client, tmp_path):
+    from tests.support.app import make_settings
+
+    client = make_client()
+    file = {"file": ("call.wav", wav_bytes(), "audio/wav")}
+    evil = client.post("/v1/calls", files=file, headers={"Host": "evil.example"})
+    assert evil.status_code == 202, evil.text
+    assert evil.headers["location"] == f"/v1/jobs/{evil.json()['job_id']}"
+    assert "evil" not in evil.text
+    public = make_client(make_settings(tmp_path / "p", public_url="https://calls.example.com/"))
+    body = public.post("/v1/calls", files=file, headers={"Host": "evil.example"}).json()
+    assert body["links"]["call"] == f"https://calls.example.com/v1/calls/{body['call_id']}"
+
+
+def test_api_answers_are_nosniff_and_never_cached(client):
+    for path in ["/v1/calls", "/v1/calls/nope", "/health/live"]:
+        response = client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["cache-control"] == "no-store", path
+    graphql = client.post("/graphql", json={"query": "{ __typename }"})
+    assert graphql.headers["cache-control"] == "no-store"
+    assert "no-store" not in client.get("/ui/").headers.get("cache-control", "")

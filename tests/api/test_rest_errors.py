@@ -41,6 +41,8 @@ def test_a_file_that_is_not_audio_is_refused_with_415(client, content):
 
     error = assert_error(response, 415, "unsupported_audio")
     assert "audio" in (error["message"] + error["hint"]).lower()
+    storage = str(runtime_of(client).settings.storage_dir)
+    assert "/" not in error["message"] and storage not in response.text  # no server path
     assert_nothing_stored(client)
 
 
@@ -198,6 +200,8 @@ def test_audio_is_recognised_by_its_content_not_its_name_or_type(client):
 
     disguised = client.post("/v1/calls", files={"file": ("notes.txt", wav_bytes(), "text/plain")})
     assert disguised.status_code == 202, disguised.text
+    # stored under the extension of what it is, not what the client called it
+    assert [p.suffix for p in stored_files(client)] == [".wav"]
     html = b"<html><script>alert(1)</script></html>" * 50
     pretending = client.post("/v1/calls", files={"file": ("call.wav", html, "audio/wav")})
     assert_error(pretending, 415, "unsupported_audio")
@@ -226,3 +230,22 @@ def test_an_upload_with_many_channels_is_analysed_and_the_server_stays_up(client
     document = client.get(f"/v1/calls/{body['call_id']}").json()
     assert document["audio"]["channels"] == channels and document["audio"]["duration_s"] == 2.0
     assert client.get("/health/live").status_code == 200
+
+
+def test_a_name_with_no_ascii_letters_downloads_as_the_call_with_its_extension(client):
+    call_id = analysed(client, filename="\U0001f600.wav")["call_id"]
+    audio = client.get(f"/v1/calls/{call_id}/audio")
+    assert audio.status_code == 200
+    assert audio.headers["content-disposition"] == f'attachment; filename="{call_id}.wav"'
+
+
+def test_the_audio_route_serves_only_files_under_storage_dir(client, tmp_path):
+    """A row pointing elsewhere (a restored backup, a tampered database) is not served."""
+    from core.persistence.models import CallRow
+
+    call_id = analysed(client)["call_id"]
+    outside = tmp_path / "elsewhere.wav"
+    outside.write_bytes(b"RIFF-not-for-download")
+    with runtime_of(client).database.session() as session:
+        session.get(CallRow, call_id).audio_path = str(outside)
+    assert_error(client.get(f"/v1/calls/{call_id}/audio"), 404, "not_found")
