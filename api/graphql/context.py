@@ -122,10 +122,11 @@ def runtime_of(info: Info) -> Runtime:
 def principal_of(info: Info, needed: AccessRole = AccessRole.VIEWER) -> Principal:
     """The caller, if their role allows ``needed``; UnauthorizedError or ForbiddenError if not."""
     context = info.context
-    if context.current_principal() is None:
+    principal = context.current_principal()
+    if principal is None:
         raise context.auth_error or UnauthorizedError(
             "This server requires authentication.",
             "Send `Authorization: Bearer <API key or JWT>` (over a WebSocket: in the "
             "connection_init payload).",
         )
-    return context.principal.require(needed)
+    return principal.require(needed)

@@ -132,7 +132,7 @@ def expanded_size(document: DocumentNode, limit: int = MAX_SELECTIONS) -> int:
             total += 1
             if isinstance(selection, FragmentSpreadNode):
                 total += fragment(selection.name.value, open_)
-            else:
+            elif isinstance(selection, FieldNode | InlineFragmentNode):
                 total += selections(selection.selection_set, open_)
             if total > limit:
                 break

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class IsolatedDecoder:
     def probe(self, path: Path) -> AudioInfo:
         return AudioInfo(**self._run("probe", path, None)["info"])
 
-    def _run(self, action: str, path: Path, samples: Path | None) -> dict[str, object]:
+    def _run(self, action: str, path: Path, samples: Path | None) -> dict[str, Any]:
         command = [self.python, "-m", "services.decode.isolated", action, str(path)]
         if samples is not None:
             command += ["--out", str(samples)]

@@ -200,7 +200,7 @@ def decode(
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     buffer.append(_frames(out, channels, kept))
-                if buffer.over_limit:
+                if buffer.over_limit and max_seconds:
                     raise AudioTooLongError(
                         f"The recording is longer than the limit of {max_seconds / 60:.1f} min.",
                         "Split the call, or raise MAX_AUDIO_SECONDS.",
