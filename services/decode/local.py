@@ -53,7 +53,12 @@ class SampleBuffer:
             )
             grown[:, : self.size] = self.data[:, : self.size]
             self.data = grown
-        self.data[:, self.size : end] = frames.T
+        window = self.data[:, self.size : end]
+        window[...] = frames.T
+        # NaN (a corrupt float WAV) would pass np.clip and poison every model: silence it,
+        # frame by frame, so no temporary as large as the whole recording is ever made.
+        np.nan_to_num(window, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+        np.clip(window, -1.0, 1.0, out=window)
         self.size = end
 
     def samples(self) -> np.ndarray:
@@ -219,9 +224,6 @@ def decode(
     if buffer.size < target_rate // 10:
         raise _fail(f"{label} is too short to analyse ({buffer.size / target_rate:.2f} s).")
     data = buffer.samples()
-    # NaN (a corrupt float WAV) would pass np.clip and poison every model: silence it.
-    np.nan_to_num(data, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
-    np.clip(data, -1.0, 1.0, out=data)
     per_channel = tuple(data[i] for i in range(kept))  # rows of a C-order array: contiguous
     mono = data.mean(axis=0, dtype=np.float32) if kept > 1 else per_channel[0]
     info = AudioInfo(
