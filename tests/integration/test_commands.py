@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +17,12 @@ import pytest
 from samples import load_script, render_call
 from tests.support.processes import (
     ROOT,
+    LineReader,
     StageProcess,
     callytics_command,
     embedded_env,
     free_port,
+    run_command,
     subscribe_job,
 )
 
@@ -31,18 +31,8 @@ pytestmark = pytest.mark.slow
 STAGES = ("diarization", "asr", "sentiment", "embedding", "llm")
 
 
-def callytics(
-    *args: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*callytics_command(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def callytics(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_command([*callytics_command(), *args], env)
 
 
 def clean_exit(result: subprocess.CompletedProcess[str]) -> str:
@@ -140,9 +130,11 @@ def test_analyze_and_search_with_every_stage_a_grpc_service(tmp_path, calls, sta
     assert json.loads(found.stdout)
 
 
-class Serve:
+class Serve(LineReader):
     """`callytics serve --port P` as typed; ready when uvicorn says so (its output and the
     access log, read line by line)."""
+
+    name = "serve"
 
     def __init__(self, env: dict[str, str], port: int) -> None:
         self.port = port
@@ -154,36 +146,12 @@ class Serve:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.output: list[str] = []
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.pump = threading.Thread(target=self._pump, daemon=True)
-        self.pump.start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str, timeout: float = 180) -> None:
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty as exc:
-                raise AssertionError(f"serve never said {text!r}:\n{self.log()}") from exc
-            if line is None:
-                raise AssertionError(f"serve exited:\n{self.log()}")
-            if text in line:
-                return
-
-    def log(self) -> str:
-        return "".join(self.output)
+        super().__init__(self.proc.stdout)
 
     def stop(self) -> int:
         self.proc.terminate()
         code = self.proc.wait(timeout=60)
-        self.pump.join(timeout=60)  # every line it printed is in the log
+        self.reader.join(timeout=60)  # every line it printed is in the log
         return code
 
 
@@ -245,16 +213,7 @@ def test_make_demo_as_typed(tmp_path):
     demo = tmp_path / "demo_call.wav"
     env = embedded_env(tmp_path)
     del env["ASR_MODEL"]  # the demo's own model (base), as a newcomer gets it
-    result = subprocess.run(
-        ["make", "demo", f"DEMO={demo}"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    clean_exit(result)
+    clean_exit(run_command(["make", "demo", f"DEMO={demo}"], env, timeout=900))
     document = json.loads(demo.with_suffix(".json").read_text())
     assert document["audio"]["channels"] == 2 and document["stages"]["asr"]["model"] == "base"
     assert {s["role"] for s in document["speakers"]} == {"agent", "customer"}

@@ -9,14 +9,13 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import subprocess
 
 import pytest
 from packaging.requirements import Requirement
 
 from bootstrap.requirements import project_requirements
 from tests.conftest import ROOT, recordings_dir
-from tests.support.processes import callytics_command, embedded_env
+from tests.support.processes import callytics_command, embedded_env, run_command
 
 pytest.importorskip("pyannote.audio")
 pytestmark = pytest.mark.slow
@@ -46,15 +45,8 @@ def test_the_pyannote_venv_runs_callytics_analyze(tmp_path):
     )
     out = tmp_path / "out.json"
     clip = recordings_dir() / "audio" / "pyannote_sample.wav"
-    result = subprocess.run(
-        [*callytics_command(), "analyze", str(clip), "--json", str(out), "--no-report"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    command = [*callytics_command(), "analyze", str(clip), "--json", str(out), "--no-report"]
+    result = run_command(command, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     document = json.loads(out.read_text())

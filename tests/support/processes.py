@@ -112,7 +112,43 @@ class ServeProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-class WorkerProcess:
+class LineReader:
+    """Reads a child's output line by line on a thread; ``wait_for`` blocks until a line
+    says something (no polling, no sleeps)."""
+
+    name = "the process"
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.output: list[str] = []
+        self.reader = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.reader.start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self.output.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = 180) -> None:
+        """Block until the process prints ``text`` (or fail with what it printed)."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty as exc:
+                raise AssertionError(f"{self.name} never said {text!r}:\n{self.log()}") from exc
+            if line is None:
+                raise AssertionError(f"{self.name} exited:\n{self.log()}")
+            if text in line:
+                return
+
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+class WorkerProcess(LineReader):
+    name = "worker"
+
     def __init__(self, env: dict[str, str], *args: str) -> None:
         """``args``: more options for `callytics worker` (``--metrics-port 0``, say)."""
         self.proc = subprocess.Popen(
@@ -123,30 +159,7 @@ class WorkerProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.output.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str, timeout: float = 180) -> None:
-        """Block until the worker prints ``text`` (or fail with what it printed)."""
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty as exc:
-                raise AssertionError(
-                    f"worker never said {text!r}:\n{''.join(self.output)}"
-                ) from exc
-            if line is None:
-                raise AssertionError(f"worker exited:\n{''.join(self.output)}")
-            if text in line:
-                return
+        super().__init__(self.proc.stderr)
 
     def kill(self) -> None:
         """SIGKILL, mid-job: no shutdown handler runs, its arq lease is left to expire."""
@@ -198,6 +211,15 @@ class StageProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def run_command(
+    command: list[str], env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in the repository as a user would, capturing what it prints."""
+    return subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def free_port() -> int:
