@@ -220,12 +220,15 @@ def test_a_huge_json_body_is_refused_before_it_is_parsed(client, declared):
 
 
 @pytest.mark.parametrize("channels", [8, 16])
-def test_an_upload_with_many_channels_is_analysed_and_the_server_stays_up(client, channels):
+def test_an_upload_with_many_channels_is_analysed_and_the_server_stays_up(
+    make_client, tmp_path, channels
+):
     """The probe's reproduction (`sox -n -r 16000 -c 8 -b 16 ch8.wav synth 2 sine 440`,
     uploaded) segfaulted the API process at every restart; the file is now decoded in a
     child process, and its channels are kept as their mix."""
     from tests.support.app import wav_bytes
 
+    client = make_client(make_settings(tmp_path, decode_in_subprocess=True))  # as served
     body = analysed(client, content=wav_bytes(2.0, channels=channels), filename="ch.wav")
     document = client.get(f"/v1/calls/{body['call_id']}").json()
     assert document["audio"]["channels"] == channels and document["audio"]["duration_s"] == 2.0

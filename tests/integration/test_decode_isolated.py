@@ -4,7 +4,6 @@ process, the same errors, and a crash or a hang that fails the file, not the ser
 from __future__ import annotations
 
 import stat
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from core.errors import AudioTooLongError, UnsupportedAudioError
 from samples.badfiles import write_all
 from services.decode.isolated import IsolatedDecoder
 from services.decode.local import decode
-from tests.support.app import make_settings
 
 
 @pytest.fixture(scope="module")
@@ -53,4 +51,6 @@ def test_a_child_that_crashes_fails_the_file_with_a_message(recordings, tmp_path
 
 
 def test_decode_in_subprocess_is_the_default():
-    assert make_settings(Path("/tmp")).decode_in_subprocess is True
+    from bootstrap.settings import Settings
+
+    assert Settings(_env_file=None).decode_in_subprocess is True  # type: ignore[call-arg]

@@ -42,6 +42,11 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "llm_provider": "local",
         "max_upload_mb": 5,
         "max_audio_seconds": 600.0,
+        # In process: these tests are about the API over fake engines, and a child process
+        # per probe and decode costs 0.7 s an upload. The child-process path (the default)
+        # is what every real `callytics serve` in the suite runs, and what
+        # tests/integration/test_decode_isolated.py and the many-channel upload test check.
+        "decode_in_subprocess": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
