@@ -29,6 +29,8 @@ SUPPORTED_HINT = (
 
 # A dual-channel call keeps both channels; a file with more is decoded as its mono mix.
 MAX_KEPT_CHANNELS = 2
+# Without a duration limit, decoding reserves room for this much at first and grows after.
+PREALLOCATE_AT_MOST_S = 4 * 3600.0
 
 
 class SampleBuffer:
@@ -200,7 +202,10 @@ def decode(
         kept = channels if channels <= MAX_KEPT_CHANNELS else 1
         resampler = av.AudioResampler(format="flt", layout=stream.layout, rate=target_rate)
         limit = None if max_seconds is None else int(max_seconds * target_rate) + target_rate
-        buffer = SampleBuffer(kept, int((declared or 60.0) * target_rate) + target_rate, limit)
+        # Sized from the declared duration, which a damaged header can inflate: at most the
+        # limit (np.empty only reserves pages; those never written are never used).
+        expected_s = min(declared or 60.0, max_seconds or PREALLOCATE_AT_MOST_S)
+        buffer = SampleBuffer(kept, int(expected_s * target_rate) + target_rate, limit)
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):

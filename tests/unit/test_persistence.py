@@ -43,6 +43,7 @@ def fake_service(database, tmp_path, analyzer=None, transcriber=None):
     def prober(path: Path):
         if path.read_bytes() == b"not audio":
             raise UnsupportedAudioError("not audio", "send audio")
+        return silent_audio(10).info
 
     return AnalysisService(
         pipeline, database, decoder, AudioStore(tmp_path / "audio"), prober=prober
