@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import errno
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -142,5 +141,4 @@ def _child(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     raise SystemExit(_child())
