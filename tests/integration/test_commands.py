@@ -159,7 +159,7 @@ def test_serve_as_typed_takes_an_upload_and_serves_the_result(tmp_path, calls):
     port = free_port()
     server = Serve(embedded_env(tmp_path), port)
     try:
-        server.wait_for("Application startup complete")
+        server.wait_for("Uvicorn running on")  # printed once the socket is bound
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=60) as client:
             with calls["stereo"].open("rb") as f:
@@ -232,7 +232,7 @@ def test_serve_prints_no_password_and_logs_no_credential_from_a_query_string(tmp
         port = free_port()
         server = Serve(embedded_env(tmp_path, DATABASE_URL=with_password), port)
         try:
-            server.wait_for("Application startup complete")
+            server.wait_for("Uvicorn running on")  # printed once the socket is bound
             key = "cly_0000abcd_not-a-real-key-but-a-secret"
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 assert client.get("/health/live", params={"api_key": key}).status_code == 200

@@ -23,7 +23,7 @@ def server(tmp_path):
         tmp_path, HTTP_HEADER_TIMEOUT_S="1", HTTP_BODY_TIMEOUT_S="1", MAX_CONNECTIONS="8"
     )
     serve = Serve(env, port)
-    serve.wait_for("Application startup complete")
+    serve.wait_for("Uvicorn running on")  # printed once the socket is bound
     yield serve
     assert serve.stop() == -15 and "Traceback" not in serve.log(), serve.log()
 
