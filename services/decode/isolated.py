@@ -30,7 +30,13 @@ from core.errors import (
     StorageFullError,
     UnsupportedAudioError,
 )
-from services.decode.local import SUPPORTED_HINT, InvalidPath, decode, probe
+from services.decode.local import (
+    SUPPORTED_HINT,
+    InvalidPath,
+    audio_from_samples,
+    decode,
+    probe,
+)
 
 ERRORS: dict[str, type[CallyticsError]] = {
     cls.code: cls
@@ -64,11 +70,8 @@ class IsolatedDecoder:
             samples = Path(scratch) / "samples.f32"
             reply = self._run("decode", path, samples)
             info = AudioInfo(**reply["info"])
-            kept = int(reply["kept"])
-            data = np.fromfile(samples, dtype=np.float32).reshape(kept, -1)
-        channels = tuple(data[i] for i in range(kept))
-        mono = data.mean(axis=0, dtype=np.float32) if kept > 1 else channels[0]
-        return Audio(mono=np.ascontiguousarray(mono), channels=channels, info=info)
+            data = np.fromfile(samples, dtype=np.float32).reshape(int(reply["kept"]), -1)
+        return audio_from_samples(data, info)
 
     def probe(self, path: Path) -> AudioInfo:
         return AudioInfo(**self._run("probe", path, None)["info"])

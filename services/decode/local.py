@@ -228,9 +228,6 @@ def decode(
         raise _fail(f"{label} holds no audio samples.")
     if buffer.size < target_rate // 10:
         raise _fail(f"{label} is too short to analyse ({buffer.size / target_rate:.2f} s).")
-    data = buffer.samples()
-    per_channel = tuple(data[i] for i in range(kept))  # rows of a C-order array: contiguous
-    mono = data.mean(axis=0, dtype=np.float32) if kept > 1 else per_channel[0]
     info = AudioInfo(
         duration_s=round(buffer.size / target_rate, 3),
         sample_rate=info_rate,
@@ -238,4 +235,12 @@ def decode(
         codec=codec,
         container=container_name,
     )
+    return audio_from_samples(buffer.samples(), info)
+
+
+def audio_from_samples(data: np.ndarray, info: AudioInfo) -> Audio:
+    """``data`` (kept channels x samples, float32, C order) as an Audio: each row a channel
+    (contiguous, no copy), the mono mix their mean (or the one channel itself)."""
+    per_channel = tuple(data[i] for i in range(data.shape[0]))
+    mono = data.mean(axis=0, dtype=np.float32) if data.shape[0] > 1 else per_channel[0]
     return Audio(mono=np.ascontiguousarray(mono, dtype=np.float32), channels=per_channel, info=info)
