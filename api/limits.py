@@ -77,19 +77,29 @@ class BodySizeLimit:
                 "hint": hint,
             }
         }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_json_error(send, 413, body)
+
+
+async def send_json_error(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    """Answer with ``body`` as JSON straight from a middleware (no app behind it), and close
+    the connection: the request's body is left unread."""
+    payload = json.dumps(body).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 class _TooLarge(HTTPException):
@@ -129,21 +139,8 @@ class UploadGate:
                 _header(headers, b"authorization"), _header(headers, b"x-api-key")
             ).require(AccessRole.ANALYST)
         except CallyticsError as exc:
-            payload = json.dumps(error_body(exc.code, exc.message, exc.hint)).encode()
-            extra = [(k.lower().encode(), v.encode()) for k, v in (headers_for(exc) or {}).items()]
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status_for(exc),
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode()),
-                        (b"connection", b"close"),
-                        *extra,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})
+            body = error_body(exc.code, exc.message, exc.hint)
+            await send_json_error(send, status_for(exc), body, headers_for(exc))
             return
         await self.app(scope, receive, send)
 
