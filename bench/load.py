@@ -179,7 +179,7 @@ def seeded_server(calls: int, database_url: str | None, api_key: str | None) -> 
             DATABASE_URL=database_url or f"sqlite:///{tmp}/callytics.db",
             STORAGE_DIR=str(tmp / "audio"),
             ASR_MODEL="tiny.en",
-            LLM_PROVIDER="local",
+            LLM_PROVIDER="rules",
             **server_auth(api_key),
         )
         ids, recordings = seed(tmp, env, calls)

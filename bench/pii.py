@@ -61,7 +61,7 @@ def read_aloud(models: list[str]) -> None:
                 database_url=f"sqlite:///{tmp}/{model}.db",
                 storage_dir=tmp / model,
                 asr_model=model,
-                llm_provider="local",
+                llm_provider="rules",
                 redact_pii=True,
             )
             container = build_container(settings)

@@ -11,7 +11,7 @@ flag), so that no model's memory or warm caches reach another measurement; each 
 RSS is read from ``os.wait4`` when it exits (the rusage of that child alone: the
 ``RUSAGE_CHILDREN`` total of the parent would be the largest of all children so far):
 
-* ``pipeline``: builds the container (temp SQLite, LLM_PROVIDER=local, the content cache
+* ``pipeline``: builds the container (temp SQLite, LLM_PROVIDER=rules, the content cache
   bypassed so every run computes every stage), times ``await engine.load()`` for each of
   ``pipeline.stage_engines()``, then per file one warm-up analysis and ``--runs`` timed
   ``analyze_file`` calls: the wall time end to end and each stage's ``seconds`` from the

@@ -27,7 +27,7 @@ def make_settings(tmp: Path, model: str, device: str, **overrides: Any) -> Any:
         storage_dir=tmp / "audio",
         asr_model=model,
         asr_device=device,  # type: ignore[arg-type]
-        llm_provider="local",
+        llm_provider="rules",
         **overrides,
     )
 

@@ -157,12 +157,13 @@ def _analysis(
 
 
 def _qa_scorer(settings: Settings) -> Any:
-    """The QA checklist (QA_SCORECARD or the default), judged by the OpenAI-compatible
-    server when one is configured, by rules otherwise."""
+    """The QA checklist (QA_SCORECARD or the default), judged by the model the analysis uses
+    (a server or the local model) when there is one, by rules otherwise."""
     from core.qa import QAScorer, Scorecard
 
-    judge = None
-    if settings.llm_uses_openai:
+    judge: Any = None
+    choice = settings.llm_choice
+    if choice == "openai":
         from services.llm.qa import OpenAIQAJudge
 
         judge = OpenAIQAJudge(
@@ -172,7 +173,24 @@ def _qa_scorer(settings: Settings) -> Any:
             timeout=settings.llm_timeout_s,
             max_retries=settings.llm_max_retries,
         )
+    elif choice == "llama":
+        from services.llm.qa import LlamaQAJudge
+
+        judge = LlamaQAJudge(_llama_runtime(settings))
     return QAScorer(Scorecard.load(settings.qa_scorecard), llm=judge)
+
+
+def _llama_runtime(settings: Settings) -> Any:
+    from services.llm.llama import shared_runtime
+
+    return shared_runtime(
+        settings.llm_local_model,
+        settings.models_dir,
+        runtime=settings.llm_local_runtime,
+        n_ctx=settings.llm_local_ctx,
+        n_threads=settings.llm_local_threads,
+        timeout=settings.llm_local_timeout_s,
+    )
 
 
 def _job_queue(settings: Settings, analysis: AnalysisService) -> Any:
@@ -230,12 +248,19 @@ def _analyzer(settings: Settings) -> Any:
     from services.llm.factory import build_call_analyzer
 
     return build_call_analyzer(
-        provider="openai" if settings.llm_uses_openai else "local",
+        provider=settings.llm_choice,
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
         model=settings.llm_model,
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
+        fields=settings.llm_fields,
+        local_model=settings.llm_local_model,
+        cache_dir=settings.models_dir,
+        runtime=settings.llm_local_runtime,
+        n_ctx=settings.llm_local_ctx,
+        n_threads=settings.llm_local_threads,
+        local_timeout=settings.llm_local_timeout_s,
     )
 
 

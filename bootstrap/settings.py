@@ -89,7 +89,22 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"  # or a local sentence-transformers dir
 
     # --- llm -----------------------------------------------------------------------
-    llm_provider: Literal["auto", "openai", "local"] = "auto"  # auto: openai if a URL/key is set
+    # auto: the OpenAI-compatible server when OPENAI_BASE_URL or OPENAI_API_KEY is set, else
+    # the local model when `make llm` installed it, else rules. llama: the local model;
+    # rules (or its old name, local): the phrase lists, no model.
+    llm_provider: Literal["auto", "openai", "llama", "rules", "local"] = "auto"
+    # The fields a model answers (the rest come from rules): all, none, or a comma list of
+    # summary, reason, resolution, conflict, action_items, topics, sentiment, roles, profanity.
+    # Unset: the fields where bench/llm.py found the local model better than rules.
+    llm_fields: str | None = None
+    # The local model: a known name (qwen2.5-coder-1.5b-instruct-q4_k_m, the 0.5B sibling
+    # qwen2.5-coder-0.5b-instruct) or a path to a GGUF file; run as a llama.cpp server
+    # child process (server) or inside this process (inprocess).
+    llm_local_model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    llm_local_runtime: Literal["server", "inprocess"] = "server"
+    llm_local_threads: int = Field(default=0, ge=0)  # 0: every core
+    llm_local_ctx: int = Field(default=8192, ge=1024)
+    llm_local_timeout_s: float = Field(default=1800.0, gt=0)
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -98,7 +113,7 @@ class Settings(BaseSettings):
 
     # --- qa ------------------------------------------------------------------------
     # A JSON scorecard (core/qa.py); unset: the default checklist. Scored by the
-    # OpenAI-compatible server when one is configured (LLM_PROVIDER), by rules otherwise.
+    # model the analysis uses (LLM_PROVIDER: a server or the local model), by rules otherwise.
     qa_scorecard: Path | None = None
 
     # --- cache & search --------------------------------------------------------------
@@ -137,12 +152,20 @@ class Settings(BaseSettings):
         return self.model_cache_dir.expanduser()
 
     @property
-    def llm_uses_openai(self) -> bool:
-        if self.llm_provider == "openai":
-            return True
-        if self.llm_provider == "local":
-            return False
-        return bool(self.openai_base_url or self.openai_api_key)
+    def llm_choice(self) -> Literal["openai", "llama", "rules"]:
+        """What answers the analysis: what LLM_PROVIDER names, or for ``auto`` the first of a
+        configured server, the installed local model, the rules."""
+        if self.llm_provider in ("openai", "llama"):
+            return self.llm_provider
+        if self.llm_provider in ("rules", "local"):
+            return "rules"
+        if self.openai_base_url or self.openai_api_key:
+            return "openai"
+        from services.llm.models import local_model_available
+
+        if local_model_available(self.llm_local_model, self.models_dir):
+            return "llama"
+        return "rules"
 
 
 @lru_cache

@@ -38,8 +38,8 @@ from cachetools import TTLCache
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from core.document import analysis_dict
-from core.domain import CallAnalysis, Conversation, ProfanityHit, Resolution
+from core.document import analysis_state
+from core.domain import CallAnalysis, Conversation, ProfanityHit, Resolution, Role, SentimentLabel
 from core.persistence.database import Database
 from core.persistence.models import CacheEntryRow
 from core.ports import CallAnalyzer, Embedder, close_stage
@@ -401,7 +401,7 @@ class CachingEmbedder:
 
 
 def analysis_from_dict(data: dict[str, Any]) -> CallAnalysis:
-    """The inverse of :func:`core.document.analysis_dict`."""
+    """The inverse of :func:`core.document.analysis_state` (and of ``analysis_dict``)."""
     return CallAnalysis(
         summary=data["summary"],
         topics=list(data["topics"]),
@@ -412,6 +412,19 @@ def analysis_from_dict(data: dict[str, Any]) -> CallAnalysis:
         profanity=[ProfanityHit(int(p["utterance"]), list(p["words"])) for p in data["profanity"]],
         action_items=list(data["action_items"]),
         provider=data["provider"],
+        model=str(data.get("model") or ""),
+        sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
+        utterance_sentiment=(
+            None
+            if data.get("utterance_sentiment") is None
+            else {int(i): SentimentLabel(v) for i, v in data["utterance_sentiment"].items()}
+        ),
+        speaker_roles=(
+            None
+            if data.get("speaker_roles") is None
+            else {str(k): Role(v) for k, v in data["speaker_roles"].items()}
+        ),
+        warnings=[str(w) for w in data.get("warnings") or []],
     )
 
 
@@ -428,7 +441,8 @@ class CachingAnalyzer:
             await self.inner.load()
             self._loaded = True
         info, payload = self.inner.info(), json_dumps(dataclasses.asdict(conversation)).decode()
-        key = content_key("analysis", f"{info.engine}/{info.model}", payload)
+        tag = f"{info.engine}/{info.model}/{info.extra.get('fields', '')}/{info.extra.get('prompt', '')}"
+        key = content_key("analysis", tag, payload)
         data = await asyncio.to_thread(self.cache.get, key)
         if data is not None:
             try:
@@ -436,7 +450,7 @@ class CachingAnalyzer:
             except (KeyError, TypeError, ValueError):
                 log.warning("cache: unreadable analysis under %s; analysing again", key)
         analysis = await self.inner.analyze(conversation)  # a failure is not cached
-        value = json_dumps(analysis_dict(analysis))
+        value = json_dumps(analysis_state(analysis))
         await asyncio.to_thread(self.cache.set, key, value, durable=True)
         return analysis
 

@@ -57,7 +57,26 @@ def analysis_dict(a: CallAnalysis | None) -> dict[str, Any] | None:
         "profanity": [{"utterance": p.utterance, "words": list(p.words)} for p in a.profanity],
         "action_items": list(a.action_items),
         "provider": a.provider,
+        "model": a.model,
+        "sources": dict(a.sources),
     }
+
+
+def analysis_state(a: CallAnalysis) -> dict[str, Any]:
+    """:func:`analysis_dict` plus what the pipeline applies elsewhere in the document (the
+    model's per-utterance sentiment and speaker roles) and its warnings: what the analysis
+    cache keeps, so that a cached analysis is applied as a fresh one would be."""
+    state = analysis_dict(a) or {}
+    state["utterance_sentiment"] = (
+        None
+        if a.utterance_sentiment is None
+        else {str(i): str(label) for i, label in a.utterance_sentiment.items()}
+    )
+    state["speaker_roles"] = (
+        None if a.speaker_roles is None else {s: str(r) for s, r in a.speaker_roles.items()}
+    )
+    state["warnings"] = list(a.warnings)
+    return state
 
 
 def redaction_dict(result: CallResult) -> dict[str, Any]:

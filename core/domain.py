@@ -217,7 +217,16 @@ class CallAnalysis:
     conflict_evidence: list[int]
     profanity: list[ProfanityHit]
     action_items: list[str]
-    provider: str
+    provider: str  # "rules", "llama:<model>", "openai:<model>": who answered the model fields
+    model: str = ""  # the model's name; "" for rules
+    # field -> "model" or "rules": which answered each field (a model's field that was
+    # malformed or cut off, or that the bench found weaker than rules, is "rules").
+    sources: dict[str, str] = field(default_factory=dict)
+    # The model's per-utterance sentiment and per-speaker roles, when it gave them and the
+    # settings let it decide those; the pipeline applies them to the utterances.
+    utterance_sentiment: dict[int, SentimentLabel] | None = None
+    speaker_roles: dict[str, Role] | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -30,6 +30,8 @@ from core.domain import (
     Interval,
     ProgressEvent,
     Role,
+    Sentiment,
+    SentimentLabel,
     Speaker,
     StageInfo,
     TranscriptionOptions,
@@ -65,6 +67,53 @@ PIPELINE_STAGES = (
 
 def _ignore(_event: ProgressEvent) -> None:
     return None
+
+
+# A model's sentiment label carries no strength; where it overrides the sentiment stage's
+# label the score is this one (where the two agree, the stage's score is kept).
+MODEL_SENTIMENT_SCORE = {
+    SentimentLabel.POSITIVE: 0.5,
+    SentimentLabel.NEUTRAL: 0.0,
+    SentimentLabel.NEGATIVE: -0.5,
+}
+
+
+def apply_model_roles(
+    analysis: CallAnalysis,
+    speakers: list[Speaker],
+    utterances: list[Utterance],
+    *,
+    by_channel: bool,
+) -> bool:
+    """The model's roles replace the content rules' (never the channel map's), when they
+    leave the call with at least one agent and one customer. True if any role changed."""
+    roles = analysis.speaker_roles
+    if by_channel or not roles:
+        return False
+    proposed = {s.id: roles.get(s.id, s.role) for s in speakers}
+    if not {Role.AGENT, Role.CUSTOMER} <= set(proposed.values()):
+        return False
+    changed = any(proposed[s.id] != s.role for s in speakers)
+    for s in speakers:
+        s.role = proposed[s.id]
+    for u in utterances:
+        u.role = proposed.get(u.speaker, u.role)
+    return changed
+
+
+def apply_model_sentiment(analysis: CallAnalysis, utterances: list[Utterance]) -> bool:
+    """The model's per-utterance labels replace the sentiment stage's. True if any changed."""
+    labels = analysis.utterance_sentiment
+    if not labels:
+        return False
+    changed = False
+    for u in utterances:
+        label = labels.get(u.index)
+        if label is None or (u.sentiment is not None and u.sentiment.label == label):
+            continue
+        u.sentiment = Sentiment(label, MODEL_SENTIMENT_SCORE[label])
+        changed = True
+    return changed
 
 
 @dataclass(frozen=True)
@@ -318,6 +367,14 @@ class CallPipeline:
                     "llm", warnings, lambda: self.analyzer.analyze(conversation)
                 )
         record("llm", self.analyzer.info(), t0, **self._error(analysis, texts))
+        if analysis is not None:
+            warnings.extend(analysis.warnings)
+            changed = apply_model_roles(
+                analysis, speakers, utterances, by_channel=method == "channel"
+            )
+            changed = apply_model_sentiment(analysis, utterances) or changed
+            if changed:  # talk ratios by role, sentiment means and trends follow the model
+                metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
         emit(ProgressEvent("metrics", 1.0, "done"))
 
         return CallResult(

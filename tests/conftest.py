@@ -12,6 +12,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The analysis by rules unless a test asks for a model (the local one takes a minute a call).
+os.environ.setdefault("LLM_PROVIDER", "rules")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -188,7 +188,13 @@ class Profanity:
     words: list[str]
 
 
-@strawberry.type(description="What the call was about and how it ended (LLM or local rules).")
+@strawberry.type(description="Which answered one analysis field: the model or the rules.")
+class FieldSource:
+    field: str
+    source: str
+
+
+@strawberry.type(description="What the call was about and how it ended (a model or rules).")
 class Analysis:
     summary: str
     topics: list[str]
@@ -197,7 +203,13 @@ class Analysis:
     conflict: Conflict
     profanity: list[Profanity]
     action_items: list[str]
-    provider: str = strawberry.field(description="`openai:<model>` or `local`.")
+    provider: str = strawberry.field(
+        description="`rules`, `llama:<model>` (the local model) or `openai:<model>`."
+    )
+    model: str = strawberry.field(description="The model's name; empty for rules.")
+    sources: list[FieldSource] = strawberry.field(
+        description="Which answered each field: `model` or `rules`."
+    )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Analysis:
@@ -217,6 +229,8 @@ class Analysis:
             ],
             action_items=list(d.get("action_items") or []),
             provider=d.get("provider") or "",
+            model=d.get("model") or "",
+            sources=[FieldSource(field=k, source=v) for k, v in (d.get("sources") or {}).items()],
         )
 
 

@@ -103,8 +103,19 @@ class Analysis(_Open):
     resolution: Resolution
     conflict: Conflict
     profanity: list[Profanity]
-    action_items: list[str]
-    provider: str = Field(examples=["openai:gpt-4o-mini", "local"])
+    action_items: list[str] = Field(examples=[["agent: email the refund confirmation today"]])
+    provider: str = Field(
+        description="Who answered the model fields: `rules`, `llama:<model>` (the local "
+        "model) or `openai:<model>` (a configured server).",
+        examples=["llama:qwen2.5-coder-1.5b-instruct-q4_k_m", "openai:gpt-4o-mini", "rules"],
+    )
+    model: str = Field(default="", description="The model's name; empty for rules.")
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="For each field (summary, reason, resolution, conflict, action_items, "
+        "topics, sentiment, roles, profanity): `model` or `rules`.",
+        examples=[{"summary": "model", "profanity": "rules"}],
+    )
 
 
 class RedactedEntity(_Open):

@@ -1,11 +1,14 @@
-"""Pick the call analyzer: an OpenAI-compatible server, or the deterministic local rules."""
+"""Pick the call analyzer: an OpenAI-compatible server, the local model, or the rules."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
 
 from core.ports import CallAnalyzer
 from services.llm.local import LocalCallAnalyzer
 
-PROVIDERS = ("auto", "openai", "local")
+PROVIDERS = ("auto", "openai", "llama", "rules", "local")
 
 
 def build_call_analyzer(
@@ -15,13 +18,31 @@ def build_call_analyzer(
     model: str = "gpt-4o-mini",
     timeout: float = 60.0,
     max_retries: int = 2,
+    *,
+    fields: Iterable[str] | str | None = None,
+    local_model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m",
+    cache_dir: Path | None = None,
+    runtime: str = "server",
+    n_ctx: int = 8192,
+    n_threads: int = 0,
+    local_timeout: float = 1800.0,
 ) -> CallAnalyzer:
-    """``openai``: :class:`OpenAICallAnalyzer`; ``local``: :class:`LocalCallAnalyzer`;
-    ``auto``: openai when a base URL or an API key is set, local otherwise."""
+    """``openai``: :class:`OpenAICallAnalyzer`; ``llama``: :class:`LlamaCallAnalyzer` (the
+    local model); ``rules`` (or ``local``): :class:`LocalCallAnalyzer`; ``auto``: openai when
+    a base URL or an API key is set, else llama when the local model is installed, else
+    rules."""
     choice = provider.strip().lower()
+    cache = cache_dir or Path("~/.cache/callytics/models").expanduser()
     if choice == "auto":
-        choice = "openai" if (base_url or api_key) else "local"
-    if choice == "local":
+        from services.llm.models import local_model_available
+
+        if base_url or api_key:
+            choice = "openai"
+        elif local_model_available(local_model, cache):
+            choice = "llama"
+        else:
+            choice = "rules"
+    if choice in ("rules", "local"):
         return LocalCallAnalyzer()
     if choice == "openai":
         from services.llm.openai_analyzer import OpenAICallAnalyzer  # the openai SDK, on demand
@@ -32,5 +53,18 @@ def build_call_analyzer(
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            fields=fields,
         )
+    if choice == "llama":
+        from services.llm.llama import LlamaCallAnalyzer, shared_runtime
+
+        runtime_ = shared_runtime(
+            local_model,
+            cache,
+            runtime=runtime,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            timeout=local_timeout,
+        )
+        return LlamaCallAnalyzer(runtime_, fields=fields)
     raise ValueError(f"unknown LLM provider {provider!r}; expected one of {', '.join(PROVIDERS)}")

@@ -1,6 +1,6 @@
 """Deterministic, rule-based call analysis for when no LLM server is configured.
 
-Honest about what it is: ``provider`` is ``"local"`` and ``info().engine`` is ``"rules"``.
+Honest about what it is: ``provider`` is ``"rules"`` and ``info().engine`` is ``"rules"``.
 Everything comes from phrase lists (:mod:`services.llm.lexicon`) and the per-utterance
 sentiment already in the :class:`Conversation`; the same input always gives the same output.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from core.domain import CallAnalysis, Conversation, StageInfo
+from services.llm.parsing import FIELDS
 from services.llm.profanity import find_profanity
 from services.llm.rules import detect_conflict, find_action_items, find_reason, judge_resolution
 from services.llm.summary import summarize
 from services.llm.topics import extract_topics
 
-PROVIDER = "local"
+PROVIDER = "rules"
 
 
 def analyze_conversation(conversation: Conversation) -> CallAnalysis:
@@ -39,11 +40,12 @@ def analyze_conversation(conversation: Conversation) -> CallAnalysis:
         profanity=find_profanity(utterances),
         action_items=find_action_items(utterances),
         provider=PROVIDER,
+        sources=dict.fromkeys((*FIELDS, "profanity"), "rules"),
     )
 
 
 class LocalCallAnalyzer:
-    """The ``CallAnalyzer`` used when ``LLM_PROVIDER=local`` (or auto with no server set)."""
+    """The ``CallAnalyzer`` of ``LLM_PROVIDER=rules`` (and of ``auto`` with no model)."""
 
     def info(self) -> StageInfo:
         return StageInfo(backend="local", engine="rules", model="lexicon-v1")

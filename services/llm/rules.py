@@ -171,6 +171,10 @@ def _action_clause(sentence: str) -> str:
     return sentence
 
 
+# "Could you please confirm your name?": something to answer now, not to do after the call.
+_IN_CALL = re.compile(r"\bplease (confirm|verify|spell|repeat|hold|give|tell|provide|read)\b", re.I)
+
+
 def find_action_items(utterances: Sequence[Utterance]) -> list[str]:
     """Commitments and requests ("I'll send", "you should receive", "please email us")."""
     items: list[str] = []
@@ -178,8 +182,8 @@ def find_action_items(utterances: Sequence[Utterance]) -> list[str]:
     for u in utterances:
         for sentence in split_sentences(u.text):
             is_question = sentence.rstrip().endswith("?")
-            if is_question and "please" not in sentence.lower():
-                continue
+            if is_question and ("please" not in sentence.lower() or _IN_CALL.search(sentence)):
+                continue  # a question is a request only with please, and not for the call itself
             if not is_action(sentence):
                 continue
             item = as_sentence(

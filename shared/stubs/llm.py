@@ -189,6 +189,13 @@ def analysis_to_proto(analysis: CallAnalysis) -> llm_pb2.CallAnalysis:
             ],
             action_items=list(analysis.action_items),
             provider=analysis.provider,
+            model=analysis.model,
+            sources=dict(analysis.sources),
+            utterance_sentiment={
+                int(i): str(label) for i, label in (analysis.utterance_sentiment or {}).items()
+            },
+            speaker_roles={s: str(r) for s, r in (analysis.speaker_roles or {}).items()},
+            warnings=list(analysis.warnings),
         )
 
     message = _encode(build, _bad_analysis)
@@ -209,6 +216,18 @@ def analysis_from_proto(message: llm_pb2.CallAnalysis) -> CallAnalysis:
         profanity=[ProfanityHit(p.utterance, list(p.words)) for p in message.profanity],
         action_items=list(message.action_items),
         provider=message.provider,
+        model=message.model,
+        sources=dict(message.sources),
+        utterance_sentiment={
+            int(i): _enum(SentimentLabel, label, _bad_analysis)
+            for i, label in message.utterance_sentiment.items()
+        }
+        or None,
+        speaker_roles={
+            s: _enum(Role, role, _bad_analysis) for s, role in message.speaker_roles.items()
+        }
+        or None,
+        warnings=list(message.warnings),
     )
 
 

@@ -32,7 +32,7 @@ def contract_settings() -> Settings:
         _env_file=None,
         asr_model="tiny.en",
         asr_beam_size=1,
-        llm_provider="local",
+        llm_provider="rules",
         grpc_ready_timeout_s=60,
         grpc_retries=1,
     )

@@ -36,6 +36,7 @@ from core.errors import (
 from services.grpc_server import StageServer
 from services.llm.local import LocalCallAnalyzer
 from services.llm.openai_analyzer import OpenAICallAnalyzer
+from services.llm.prompt import TASKS
 from shared.stubs.callytics.llm.v1 import llm_pb2, llm_pb2_grpc
 from shared.stubs.channel import ERROR_CODE_KEY, ChannelConfig
 from shared.stubs.llm import (
@@ -182,7 +183,7 @@ async def test_same_analysis_on_both_sides(analyzer, local_engines):
 
 async def test_conflict_profanity_and_a_resolved_outcome_are_found(analyzer):
     got = await analyzer.analyze(CONVERSATION)
-    assert got.provider == "local"
+    assert got.provider == "rules"
     assert got.resolution == Resolution.RESOLVED
     assert got.conflict_detected and {3, 4} <= set(got.conflict_evidence)
     assert ProfanityHit(3, ["damn"]) in got.profanity
@@ -243,17 +244,20 @@ async def test_openai_provider_gives_the_same_analysis_on_both_sides(
     assert_enums(got)
     assert got.provider == "openai:fake-analyst"
     assert got.conflict_detected and got.profanity  # the fake derives them from the lines
-    assert len(openai_server.requests) == 2  # the served one reached the HTTP server too
+    # the model's sentiment, roles, sources and warnings cross the wire too
+    assert got.utterance_sentiment and got.speaker_roles and got.sources
+    assert len(openai_server.requests) == 2 * len(TASKS)  # the served one reached it too
     assert (info.engine, info.model, info.device) == ("openai", "fake-analyst", "remote")
 
-    openai_server.mode = Mode.GARBAGE  # a reply that is not an analysis: StageError both ways
+    openai_server.mode = Mode.GARBAGE  # no usable reply: rules, with warnings, both ways
     engine = make()
     try:
         async with side(kind, engine, contract_settings) as analyzer:
-            with pytest.raises(StageError, match="did not return a call analysis"):
-                await analyzer.analyze(CONVERSATION)
+            degraded = await analyzer.analyze(CONVERSATION)
     finally:
         await engine.aclose()
+    assert set(degraded.sources.values()) == {"rules"}
+    assert degraded.warnings and degraded.provider == "openai:fake-analyst"
 
 
 # ------------------------------------------------------------------ errors
@@ -396,6 +400,13 @@ analyses = st.builds(
     ),
     action_items=st.lists(st.text(), max_size=3),
     provider=st.text(),
+    model=st.text(),
+    sources=st.dictionaries(st.text(), st.sampled_from(["model", "rules"]), max_size=4),
+    utterance_sentiment=st.none()
+    | st.dictionaries(uint32, st.sampled_from(SentimentLabel), min_size=1, max_size=4),
+    speaker_roles=st.none()
+    | st.dictionaries(st.text(), st.sampled_from(Role), min_size=1, max_size=3),
+    warnings=st.lists(st.text(), max_size=2),
 )
 
 ZEROS = Conversation(

@@ -41,7 +41,7 @@ def test_two_workers_run_jobs_and_progress_travels_over_redis(tmp_path, redis_ur
             STORAGE_DIR=str(tmp_path / "audio"),
             MODEL_CACHE_DIR=str(tmp_path / "models"),
             ASR_MODEL="tiny.en",
-            LLM_PROVIDER="local",
+            LLM_PROVIDER="rules",
         )
         api = ServeProcess(env, tmp_path / "serve.log").start()
         workers = [WorkerProcess(env), WorkerProcess(env)]

@@ -15,6 +15,7 @@ import jwt
 import pytest
 
 from samples import load_script, render_call
+from services.llm.models import DEFAULT_LOCAL_MODEL
 from tests.support.processes import (
     ROOT,
     LineReader,
@@ -213,9 +214,15 @@ def test_make_demo_as_typed(tmp_path):
     demo = tmp_path / "demo_call.wav"
     env = embedded_env(tmp_path)
     del env["ASR_MODEL"]  # the demo's own model (base), as a newcomer gets it
+    del env["LLM_PROVIDER"]  # and the analysis a newcomer gets: auto, the local model
     clean_exit(run_command(["make", "demo", f"DEMO={demo}"], env, timeout=900))
     document = json.loads(demo.with_suffix(".json").read_text())
     assert document["audio"]["channels"] == 2 and document["stages"]["asr"]["model"] == "base"
+    analysis = document["analysis"]
+    assert analysis["provider"] == f"llama:{DEFAULT_LOCAL_MODEL}"
+    assert analysis["model"] == DEFAULT_LOCAL_MODEL
+    assert document["stages"]["llm"]["engine"] == "llama.cpp"
+    assert set(analysis["sources"].values()) <= {"model", "rules"}
     assert {s["role"] for s in document["speakers"]} == {"agent", "customer"}
     assert "late fee" in json.dumps(document["utterances"]).lower()
     assert stored_calls(tmp_path) == 1

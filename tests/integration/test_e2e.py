@@ -28,7 +28,7 @@ def workdir(tmp_path_factory):
         mp.setenv("STORAGE_DIR", str(root / "audio"))
         mp.setenv("MODEL_CACHE_DIR", str(root / "models"))
         mp.setenv("ASR_MODEL", "tiny.en")
-        mp.setenv("LLM_PROVIDER", "local")
+        mp.setenv("LLM_PROVIDER", "rules")
         yield root
 
 
@@ -105,7 +105,7 @@ def test_dual_channel_call_every_field_true(angry_stereo):
     ]
     bounded("negative customer utterances", len(negative), above=3.5)
     analysis = doc["analysis"]
-    assert analysis["provider"] == "local"
+    assert analysis["provider"] == "rules"
     assert analysis["conflict"]["detected"] and analysis["conflict"]["evidence"]
     assert analysis["resolution"] == "unresolved"
     assert {w.lower() for p in analysis["profanity"] for w in p["words"]} & {"hell", "damn"}

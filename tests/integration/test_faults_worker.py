@@ -65,7 +65,7 @@ def test_a_killed_worker_s_job_runs_on_another_and_a_redis_outage_loses_no_job(
             STORAGE_DIR=str(tmp_path / "audio"),
             MODEL_CACHE_DIR=str(tmp_path / "models"),
             ASR_MODEL="tiny.en",
-            LLM_PROVIDER="local",
+            LLM_PROVIDER="rules",
         )
         api = ServeProcess(env, tmp_path / "serve.log").start()
         first = WorkerProcess(env, "--metrics-port", "0")

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from openai import AsyncOpenAI
 
-from core.domain import ProfanityHit, Resolution
+from core.domain import ProfanityHit, Resolution, Role, SentimentLabel
 from core.errors import StageError
 from services.llm import build_call_analyzer
+from services.llm.local import analyze_conversation
 from services.llm.openai_analyzer import OpenAICallAnalyzer
-from services.llm.prompt import ANALYSIS_SCHEMA
+from services.llm.parsing import FIELDS
+from services.llm.prompt import TASKS
 from tests.support import scripts
 from tests.support.conversations import make_conversation
 from tests.support.openai_server import FakeOpenAIServer, Mode
@@ -56,25 +58,62 @@ async def test_reply_fields_come_from_the_transcript_sent(
     assert result.topics == ["refund", "billing"]
     assert result.resolution == Resolution.UNRESOLVED
     assert (result.conflict_detected, result.conflict_evidence) == (True, [4, 5])
-    assert result.profanity == [ProfanityHit(utterance=7, words=["damn"])]
+    assert result.profanity == [ProfanityHit(utterance=7, words=["damn"])]  # by rules
     assert result.provider == f"openai:{MODEL}"
+    assert result.model == MODEL
+    assert result.sources == {**dict.fromkeys(FIELDS, "model"), "profanity": "rules"}
+    assert result.speaker_roles == {"S1": Role.AGENT, "S2": Role.CUSTOMER}
+    assert result.utterance_sentiment is not None
+    assert result.utterance_sentiment[4] == SentimentLabel.NEGATIVE
+    assert result.warnings == []
 
 
-async def test_request_carries_model_schema_and_numbered_transcript(
+async def test_one_request_per_task_each_with_the_same_transcript_first(
     openai_server: FakeOpenAIServer, make_analyzer: MakeAnalyzer
 ) -> None:
     await make_analyzer().analyze(BILLING)
-    (request,) = openai_server.requests
-    assert request["model"] == MODEL
-    assert request["temperature"] == 0
-    fmt = request["response_format"]
-    assert fmt["type"] == "json_schema"
-    assert fmt["json_schema"]["strict"] is True
-    assert fmt["json_schema"]["schema"] == ANALYSIS_SCHEMA
-    user = request["messages"][-1]["content"]
+    assert len(openai_server.requests) == len(TASKS)
+    users = [r["messages"][-1]["content"] for r in openai_server.requests]
+    prefix = users[0].split("\n\nTask:\n")[0]
+    assert all(u.startswith(prefix + "\n\nTask:\n") for u in users)
     for u in BILLING.utterances:
-        assert f"[{u.index}] {u.role.value.upper()} ({u.speaker}): {u.text}" in user
+        assert f"[{u.index}] {u.role.value.upper()} ({u.speaker}): {u.text}" in prefix
+    for request, task in zip(openai_server.requests, TASKS, strict=True):
+        assert request["model"] == MODEL
+        assert request["temperature"] == 0
+        fmt = request["response_format"]
+        assert fmt["type"] == "json_schema"
+        assert fmt["json_schema"]["strict"] is True
+        assert fmt["json_schema"]["schema"] == task.schema(None, None)
     assert openai_server.headers[0]["authorization"] == "Bearer not-needed"
+
+
+async def test_only_the_chosen_fields_are_asked_and_the_rest_come_from_rules(
+    openai_server: FakeOpenAIServer, make_analyzer: MakeAnalyzer
+) -> None:
+    result = await make_analyzer(fields="summary,sentiment").analyze(BILLING)
+    assert len(openai_server.requests) == 2  # the summary task and the sentiment task
+    assert result.summary.startswith("The customer opened with:")
+    assert result.reason != FIRST_CUSTOMER_LINE or result.sources["reason"] == "rules"
+    assert result.sources["summary"] == result.sources["sentiment"] == "model"
+    assert {f for f, s in result.sources.items() if s == "rules"} == (
+        set(FIELDS) - {"summary", "sentiment"} | {"profanity"}
+    )
+    assert result.speaker_roles is None  # roles were not the model's to decide
+    assert result.warnings == []
+
+
+async def test_a_call_too_long_for_one_request_is_analysed_in_parts(
+    openai_server: FakeOpenAIServer, make_analyzer: MakeAnalyzer
+) -> None:
+    result = await make_analyzer(max_chunk_chars=400).analyze(BILLING)
+    parts = [r for r in openai_server.requests if "This is part" in r["messages"][-1]["content"]]
+    assert len(parts) > len(TASKS)  # every task on every part
+    merge = openai_server.requests[-1]["messages"][-1]["content"]
+    assert "The lines below are the summaries" in merge
+    assert result.summary.startswith("Merged: The customer opened with:")
+    assert result.reason == FIRST_CUSTOMER_LINE  # from the first part
+    assert (result.conflict_detected, result.conflict_evidence) == (True, [4, 5])
 
 
 async def test_api_key_is_sent(
@@ -109,10 +148,11 @@ async def test_json_object_fallback_when_json_schema_is_rejected(
     result = await analyzer.analyze(BILLING)
     assert result.reason == FIRST_CUSTOMER_LINE
     kinds = [r["response_format"]["type"] for r in openai_server.requests]
-    assert kinds == ["json_schema", "json_object"]
+    assert kinds == ["json_schema"] + ["json_object"] * len(TASKS)
+    assert "schema" in openai_server.requests[1]["response_format"]  # llama.cpp's form
     await analyzer.analyze(BILLING)  # remembered: straight to json_object
     kinds = [r["response_format"]["type"] for r in openai_server.requests]
-    assert kinds == ["json_schema", "json_object", "json_object"]
+    assert kinds == ["json_schema"] + ["json_object"] * (2 * len(TASKS))
 
 
 async def test_rejected_fallback_is_a_stage_error(
@@ -122,7 +162,7 @@ async def test_rejected_fallback_is_a_stage_error(
     with pytest.raises(StageError, match="HTTP 400") as caught:
         await make_analyzer().analyze(BILLING)
     assert caught.value.stage == "llm"
-    assert len(openai_server.requests) == 2
+    assert len(openai_server.requests) == 3  # json_schema, json_object + schema, json_object
 
 
 async def test_server_error_is_retried_then_a_stage_error(
@@ -136,21 +176,46 @@ async def test_server_error_is_retried_then_a_stage_error(
     assert len(openai_server.requests) == 3
 
 
-@pytest.mark.parametrize(
-    ("mode", "message"),
-    [
-        (Mode.GARBAGE, "did not return a call analysis.*Sorry, I cannot produce JSON"),
-        (Mode.GARBAGE_BODY, "reply without choices.*Bad Gateway"),
-    ],
-)
-async def test_garbage_is_a_clear_stage_error(
-    openai_server: FakeOpenAIServer, make_analyzer: MakeAnalyzer, mode: Mode, message: str
+async def test_garbage_falls_back_to_rules_field_by_field_with_warnings(
+    openai_server: FakeOpenAIServer, make_analyzer: MakeAnalyzer
 ) -> None:
-    openai_server.mode = mode
-    with pytest.raises(StageError, match=message) as caught:
+    openai_server.mode = Mode.GARBAGE
+    rules = analyze_conversation(BILLING)
+    result = await make_analyzer(max_retries=2).analyze(BILLING)
+    assert len(openai_server.requests) == len(TASKS)  # a 200 is not retried
+    assert result.provider == f"openai:{MODEL}"
+    assert set(result.sources.values()) == {"rules"}
+    assert (result.summary, result.reason, result.resolution) == (
+        rules.summary,
+        rules.reason,
+        rules.resolution,
+    )
+    assert len(result.warnings) == len(FIELDS)
+    assert all("by rules" in w and "malformed or cut off" in w for w in result.warnings)
+
+
+async def test_a_reply_cut_off_keeps_what_was_complete(
+    openai_server: FakeOpenAIServer, make_analyzer: MakeAnalyzer
+) -> None:
+    openai_server.mode = Mode.TRUNCATED  # every reply cut inside its last field
+    result = await make_analyzer().analyze(BILLING)
+    assert result.reason == FIRST_CUSTOMER_LINE  # complete before the cut
+    assert result.sources["reason"] == result.sources["summary"] == "model"
+    # conflict_lines was cut: the verdict stands, without evidence
+    assert (result.conflict_detected, result.conflict_evidence) == (True, [])
+    # a reply with one field, cut inside it: nothing complete, so the rules answer
+    assert result.sources["action_items"] == result.sources["sentiment"] == "rules"
+    assert sorted(w.split()[1] for w in result.warnings) == ["action_items", "sentiment"]
+
+
+async def test_a_body_that_is_no_completion_is_a_stage_error(
+    openai_server: FakeOpenAIServer, make_analyzer: MakeAnalyzer
+) -> None:
+    openai_server.mode = Mode.GARBAGE_BODY
+    with pytest.raises(StageError, match=r"reply without choices.*Bad Gateway") as caught:
         await make_analyzer(max_retries=2).analyze(BILLING)
     assert caught.value.stage == "llm"
-    assert len(openai_server.requests) == 1  # a 200 is not retried
+    assert len(openai_server.requests) == 1
 
 
 async def test_unknown_model_names_the_setting(make_analyzer: MakeAnalyzer) -> None:

@@ -34,7 +34,7 @@ def base_settings(tmp_path: Path, name: str, **overrides: Any) -> Settings:
         database_url=f"sqlite:///{tmp_path}/{name}.db",
         storage_dir=tmp_path / f"{name}-audio",
         asr_model="tiny.en",
-        llm_provider="local",
+        llm_provider="rules",
         job_retry_delay_s=0,
         **overrides,
     )

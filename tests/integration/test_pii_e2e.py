@@ -26,7 +26,7 @@ def redacted(tmp_path_factory):
         mp.setenv("DATABASE_URL", f"sqlite:///{root}/callytics.db")
         mp.setenv("STORAGE_DIR", str(root / "audio"))
         mp.setenv("MODEL_CACHE_DIR", str(root / "models"))
-        mp.setenv("LLM_PROVIDER", "local")
+        mp.setenv("LLM_PROVIDER", "rules")
         mp.setenv("REDACT_PII", "true")
         render_call(load_script("pii"), root / "pii.wav", layout="stereo")
         out = root / "pii.json"

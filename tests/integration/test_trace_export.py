@@ -172,7 +172,7 @@ async def test_one_job_is_one_trace_across_the_test_process_and_a_stage_process(
                 database_url=f"sqlite:///{tmp_path}/trace.db",
                 storage_dir=tmp_path / "audio",
                 asr_model="tiny.en",
-                llm_provider="local",
+                llm_provider="rules",
                 job_retry_delay_s=0,
                 use_sentiment_ms=True,
                 sentiment_grpc_target=stage.address,

@@ -39,7 +39,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "model_cache_dir": tmp_path / "models",
         "redis_url": None,
         "job_backend": "local",
-        "llm_provider": "local",
+        "llm_provider": "rules",
         "max_upload_mb": 5,
         "max_audio_seconds": 600.0,
         # In process: these tests are about the API over fake engines, and a child process

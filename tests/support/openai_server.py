@@ -37,6 +37,7 @@ class Mode(StrEnum):
     ERROR = "error"  # 500 (retryable) for everything
     GARBAGE = "garbage"  # 200 with prose where the JSON belongs
     GARBAGE_BODY = "garbage_body"  # 200 with an HTML body instead of a completion
+    TRUNCATED = "truncated"  # the JSON cut off inside its last field (the token limit)
 
 
 @dataclass
@@ -58,30 +59,53 @@ class Transcript:
         return [(i, text) for i, r, _, text in self.lines if r == role]
 
 
-def analysis_for(transcript: Transcript, bogus_indexes: bool = False) -> dict[str, Any]:
-    """A deterministic analysis built from the transcript lines the server received."""
+TAXONOMY_WORDS = ("refund", "billing", "delivery", "password reset")
+
+
+def _hostile(transcript: Transcript) -> list[int]:
+    return [i for i, _, _, t in transcript.lines if any(w in t.lower() for w in HOSTILE_WORDS)]
+
+
+def analysis_for(transcript: Transcript, task: str, bogus_indexes: bool = False) -> dict[str, Any]:
+    """A deterministic answer to one task (services/llm/prompt.py), built from the transcript
+    lines the server received; with ``bogus_indexes`` it cites lines that do not exist."""
     customer = transcript.texts("CUSTOMER")
     first = customer[0][1] if customer else ""
     last = customer[-1][1].lower() if customer else ""
     everything = " ".join(text.lower() for *_, text in transcript.lines)
-    hostile = [i for i, _, _, t in transcript.lines if any(w in t.lower() for w in HOSTILE_WORDS)]
-    profanity = []
-    for i, _, _, text in transcript.lines:
-        words = [w for w in re.findall(r"[a-z]+", text.lower()) if w in SWEAR_WORDS]
-        if words:
-            profanity.append({"utterance": i, "words": words})
-    if bogus_indexes:
-        hostile += list(BOGUS_INDEXES)
-        profanity += [{"utterance": i, "words": ["damn"]} for i in BOGUS_INDEXES]
-    return {
-        "summary": f"The customer opened with: {first}",
-        "topics": [w for w in TOPIC_WORDS if w in everything] or ["general"],
-        "reason": first,
-        "resolution": "resolved" if "thank" in last else "unresolved",
-        "conflict": {"detected": bool(hostile), "evidence": hostile},
-        "profanity": profanity,
-        "action_items": [t for _, t in transcript.texts("AGENT") if "I'll" in t or "I will" in t],
-    }
+    hostile = _hostile(transcript) + (list(BOGUS_INDEXES) if bogus_indexes else [])
+    if task.startswith("reason:"):
+        speakers = {speaker: role.lower() for _, role, speaker, _ in transcript.lines}
+        return {
+            "reason": first,
+            "speakers": [{"speaker": s, "role": r} for s, r in speakers.items() if r != "unknown"],
+            "resolution": "resolved" if "thank" in last else "unresolved",
+            "conflict": bool(hostile),
+            "conflict_lines": hostile,
+        }
+    if task.startswith("List what someone promised"):
+        agent = transcript.texts("AGENT")
+        promised = [t for _, t in agent if "I'll" in t or "I will" in t]
+        return {"action_items": [{"owner": "agent", "action": t, "due": ""} for t in promised]}
+    if task.startswith("sentiment:"):
+        labels = []
+        for i, _, _, text in transcript.lines:
+            lower = text.lower()
+            label = "positive" if "thank" in lower else "neutral"
+            if i in hostile:
+                label = "negative"
+            labels.append({"line": i, "sentiment": label})
+        labels += [{"line": i, "sentiment": "negative"} for i in hostile if i < 0 or i > 900]
+        return {"sentiment": labels}
+    if task.startswith("summary:"):
+        listed = [w for w in TAXONOMY_WORDS if w in everything]
+        other = [w for w in TOPIC_WORDS if w in everything and w not in listed]
+        return {
+            "summary": f"The customer opened with: {first}",
+            "topics": listed,
+            "other_topics": other[:2] or ([] if listed else ["general"]),
+        }
+    raise ValueError(f"the fake server does not know the task {task[:60]!r}")
 
 
 QA_LINE = re.compile(r"^\[(\d+)\] (AGENT|CUSTOMER|UNKNOWN) \([^)]*\): (.*)$")
@@ -99,7 +123,7 @@ def qa_for(body: dict[str, Any]) -> dict[str, Any]:
     """A QA judgement from the checklist and transcript sent: each item's first agent line
     with one of its cue words (a stand-in for a model, so a test can tell it answered)."""
     content = next(m["content"] for m in body["messages"] if m.get("role") == "user")
-    ids = re.findall(r"^- ([a-z_]+):", content, flags=re.M)
+    ids = re.findall(r"^- ([a-z_]+):", content, flags=re.M)  # the checklist, in the task
     agent = [
         (int(m.group(1)), m.group(3).lower())
         for m in map(QA_LINE.match, content.splitlines())
@@ -182,15 +206,23 @@ class FakeOpenAIServer:
             return _error(404, f"model {body.get('model')!r} not found", "not_found_error")
         if self.mode == Mode.GARBAGE_BODY:
             return PlainTextResponse("<html><body>502 Bad Gateway</body></html>")
-        system = " ".join(m["content"] for m in body["messages"] if m.get("role") == "system")
-        if "QA scorecard" in system:
+        user = [m["content"] for m in body["messages"] if m.get("role") == "user"][-1]
+        _, _, task = str(user).partition("\nTask:\n")
+        if "QA checklist" in task:
             content = json.dumps(qa_for(body))
+        elif task.startswith("The lines below are the summaries"):
+            parts = re.findall(r"^Part \d+: (.*)$", str(user), re.M)
+            content = json.dumps({"summary": "Merged: " + " ".join(parts)})
         else:
-            content = json.dumps(analysis_for(Transcript.from_request(body), self.bogus_indexes))
+            transcript = Transcript.from_request(body)
+            content = json.dumps(analysis_for(transcript, task, self.bogus_indexes))
         if self.mode == Mode.FENCED:
             content = f"Here is the analysis:\n```json\n{content}\n```\n"
         elif self.mode == Mode.GARBAGE:
             content = "Sorry, I cannot produce JSON today. The call was about stuff."
+        elif self.mode == Mode.TRUNCATED:
+            last = content.rfind(', "')
+            content = content[: last + 5] if last > 0 else content[: len(content) // 2]
         return JSONResponse(completion(body["model"], content, len(self.requests)))
 
     # ------------------------------------------------------------ lifecycle

@@ -51,7 +51,7 @@ def embedded_env(home: Path, **overrides: str) -> dict[str, str]:
         "STORAGE_DIR": str(home / "audio"),
         "MODEL_CACHE_DIR": str(home / "models"),
         "ASR_MODEL": "tiny.en",
-        "LLM_PROVIDER": "local",
+        "LLM_PROVIDER": "rules",
     }
     return child_env(**{**defaults, **overrides})
 

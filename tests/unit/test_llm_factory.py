@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bootstrap.settings import Settings
 from core.errors import StageError
 from core.ports import CallAnalyzer
-from services.llm import build_call_analyzer
+from services.llm import build_call_analyzer, models
+from services.llm.llama import LlamaCallAnalyzer
 from services.llm.local import LocalCallAnalyzer
 from services.llm.openai_analyzer import OpenAICallAnalyzer
 
 
-def test_local() -> None:
-    analyzer = build_call_analyzer("local", None, None, "gpt-4o-mini", 60.0, 2)
+@pytest.mark.parametrize("provider", ["rules", "local"])  # local: the old name of rules
+def test_rules(provider: str) -> None:
+    analyzer = build_call_analyzer(provider, None, None, "gpt-4o-mini", 60.0, 2)
     assert isinstance(analyzer, LocalCallAnalyzer)
     assert analyzer.info().engine == "rules"
 
@@ -32,17 +37,44 @@ def test_openai_passes_its_settings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("api_key", "base_url", "expected"),
+    ("api_key", "base_url", "model_dir", "expected"),
     [
-        (None, None, LocalCallAnalyzer),
-        ("sk-x", None, OpenAICallAnalyzer),
-        (None, "http://127.0.0.1:9/v1", OpenAICallAnalyzer),
+        (None, None, "empty", LocalCallAnalyzer),
+        (None, None, "installed", LlamaCallAnalyzer),
+        ("sk-x", None, "installed", OpenAICallAnalyzer),
+        (None, "http://127.0.0.1:9/v1", "installed", OpenAICallAnalyzer),
     ],
 )
-def test_auto_uses_openai_only_when_configured(
-    api_key: str | None, base_url: str | None, expected: type
+def test_auto_prefers_a_configured_server_then_the_local_model_then_rules(
+    api_key: str | None, base_url: str | None, model_dir: str, expected: type, tmp_path: Path
 ) -> None:
-    assert isinstance(build_call_analyzer("auto", api_key, base_url, "m", 1.0, 0), expected)
+    gguf = tmp_path / "model.gguf"  # a path names a local model; "empty" names none
+    if model_dir == "installed":
+        gguf.write_bytes(b"GGUF")
+    analyzer = build_call_analyzer(
+        "auto", api_key, base_url, "m", 1.0, 0, local_model=str(gguf), cache_dir=tmp_path
+    )
+    assert isinstance(analyzer, expected)
+
+
+def test_auto_without_llama_cpp_is_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setattr(models, "runtime_installed", lambda: False)
+    analyzer = build_call_analyzer("auto", None, None, "m", 1.0, 0, local_model=str(gguf))
+    assert isinstance(analyzer, LocalCallAnalyzer)
+
+
+def test_settings_name_what_auto_picks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    gguf = tmp_path / "model.gguf"
+    assert Settings(llm_provider="auto", llm_local_model=str(gguf)).llm_choice == "rules"
+    gguf.write_bytes(b"GGUF")
+    assert Settings(llm_provider="auto", llm_local_model=str(gguf)).llm_choice == "llama"
+    assert (
+        Settings(llm_provider="auto", llm_local_model=str(gguf), openai_base_url="http://x/v1")
+    ).llm_choice == "openai"
+    assert Settings(llm_provider="local").llm_choice == "rules"
+    assert Settings(llm_provider="llama").llm_choice == "llama"
 
 
 def test_unknown_provider_is_refused() -> None:
@@ -58,4 +90,4 @@ async def test_openai_without_key_or_url_fails_at_load_with_a_hint(
     analyzer = build_call_analyzer("openai", None, None, "m", 1.0, 0)
     with pytest.raises(StageError, match="llm: cannot set up") as caught:
         await analyzer.load()
-    assert "LLM_PROVIDER=local" in caught.value.hint
+    assert "LLM_PROVIDER=rules" in caught.value.hint

@@ -291,14 +291,15 @@ def test_summary_mentions_tension_with_its_evidence() -> None:
 # ---------------------------------------------------------------- analyzer contract
 
 
-async def test_analyzer_is_a_call_analyzer_and_says_it_is_local() -> None:
+async def test_analyzer_is_a_call_analyzer_and_says_it_is_rules() -> None:
     analyzer = LocalCallAnalyzer()
     assert isinstance(analyzer, CallAnalyzer)
     await analyzer.load()
     info = analyzer.info()
     assert (info.backend, info.engine) == ("local", "rules")
     result = await analyzer.analyze(make_conversation(scripts.CALM))
-    assert result.provider == "local"
+    assert result.provider == "rules"
+    assert set(result.sources.values()) == {"rules"}
     assert result.resolution == Resolution.RESOLVED
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import InvalidInputError
 from core.qa import DEFAULT_SCORECARD, QAScorer, Scorecard
-from services.llm.qa import OpenAIQAJudge
+from services.llm.qa import OpenAIQAJudge, checked_evidence, supported
 from tests.support.openai_server import FakeOpenAIServer, Mode
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -127,7 +127,7 @@ async def test_with_a_server_the_llm_judges_each_item_from_the_transcript(openai
     assert result["method"] == "llm" and result["score"] == 100.0
     [request] = openai_server.requests
     sent = request["messages"][-1]["content"]
-    assert "- greeting: Greeting." in sent and "[7] AGENT (70s): You're welcome" in sent
+    assert "- greeting: Greeting." in sent and "[7] AGENT (): You're welcome" in sent
     assert by_id(result)["closing"]["evidence"]["utterance"] == 7
 
 
@@ -135,3 +135,32 @@ async def test_a_server_that_answers_nonsense_falls_back_to_the_rules(openai_ser
     openai_server.mode = Mode.GARBAGE
     result = await QAScorer(llm=judge(openai_server)).score(document(GOOD, duration=80.0))
     assert result["method"] == "rules (llm failed)" and result["score"] == 100.0
+
+
+def test_model_evidence_counts_only_when_it_holds():
+    doc = document(GOOD, duration=80.0)
+    reply = {
+        "greeting": {"line": 0, "quote": "Thank you for calling Contoso"},  # holds
+        "identity_verification": {"line": 3, "quote": "March third"},  # the customer's line
+        "empathy": {"line": 5, "quote": "that must be frustrating"},  # not in that line
+        "apology": {"line": 99, "quote": "sorry"},  # no such line
+        "resolution_offered": {"line": None, "quote": ""},  # the model: never done
+        "closing": {"line": 0, "quote": "Thank you for calling"},  # not in the last 45 s
+    }
+    evidence = checked_evidence(DEFAULT_SCORECARD, reply, doc)
+    assert evidence["greeting"] == 0
+    assert evidence["resolution_offered"] is None  # the model's no is kept
+    # evidence that does not hold is replaced by the rules' evidence for the item
+    assert evidence["identity_verification"] == 2
+    assert evidence["empathy"] == 2  # "sorry to hear that"
+    assert evidence["apology"] == 2
+    assert evidence["closing"] == 7
+
+
+def test_a_quote_must_be_words_of_the_line():
+    doc = document(GOOD, duration=80.0)
+    item = next(i for i in DEFAULT_SCORECARD.items if i.id == "empathy")
+    assert supported(item, 4, "I UNDERSTAND, that must be", doc)
+    assert not supported(item, 4, "ok", doc)  # too short to show anything
+    assert not supported(item, 4, "I understand how you feel", doc)
+    assert not supported(item, True, "I understand", doc)

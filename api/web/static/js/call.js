@@ -283,9 +283,16 @@ function analysisSection(doc, transcript) {
           : 'None'),
       h('dt', {}, 'Action items'), h('dd', {},
         a.action_items?.length ? h('ul', {}, a.action_items.map((item) => h('li', {}, item))) : 'None')),
-    h('p', { class: 'hint' }, `Analysed by ${a.provider}.`),
+    h('p', { class: 'hint', id: 'analysed-by' }, analysedBy(a)),
   );
   return section;
+}
+
+// "Analysed by llama:qwen… (summary, reason by the model; the rest by rules)."
+function analysedBy(a) {
+  const byModel = Object.entries(a.sources || {}).filter(([, s]) => s === 'model').map(([f]) => f.replace('_', ' '));
+  if (!byModel.length) return `Analysed by ${a.provider === 'rules' ? 'rules' : a.provider + ' (every field by rules)'}.`;
+  return `Analysed by ${a.provider} (${byModel.join(', ')} by the model; the rest by rules).`;
 }
 
 function categoriesSection(categories) {

@@ -25,13 +25,19 @@ _sym_db = _symbol_database.Default()
 from shared.stubs.callytics.common.v1 import common_pb2 as shared_dot_stubs_dot_callytics_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'shared/stubs/callytics/llm/v1/llm.proto\x12\x10\x63\x61llytics.llm.v1\x1a-shared/stubs/callytics/common/v1/common.proto\"E\n\x04Word\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\")\n\tSentiment\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\"\xcd\x01\n\tUtterance\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07speaker\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\x12%\n\x05words\x18\x06 \x03(\x0b\x32\x16.callytics.llm.v1.Word\x12\x33\n\tsentiment\x18\x07 \x01(\x0b\x32\x1b.callytics.llm.v1.SentimentH\x00\x88\x01\x01\x12\x0c\n\x04role\x18\x08 \x01(\tB\x0c\n\n_sentiment\"\xfd\x01\n\x07Speaker\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x14\n\x07\x63hannel\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x13\n\x0btalk_time_s\x18\x04 \x01(\x01\x12\x12\n\ntalk_ratio\x18\x05 \x01(\x01\x12\x18\n\x10words_per_minute\x18\x06 \x01(\x01\x12\x15\n\rinterruptions\x18\x07 \x01(\r\x12\x1b\n\x0esentiment_mean\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x1a\n\rloudness_dbfs\x18\t \x01(\x01H\x02\x88\x01\x01\x42\n\n\x08_channelB\x11\n\x0f_sentiment_meanB\x10\n\x0e_loudness_dbfs\"\x92\x01\n\x0c\x43onversation\x12/\n\nutterances\x18\x01 \x03(\x0b\x32\x1b.callytics.llm.v1.Utterance\x12+\n\x08speakers\x18\x02 \x03(\x0b\x32\x19.callytics.llm.v1.Speaker\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x12\n\nduration_s\x18\x04 \x01(\x01\"0\n\x0cProfanityHit\x12\x11\n\tutterance\x18\x01 \x01(\r\x12\r\n\x05words\x18\x02 \x03(\t\"\xe4\x01\n\x0c\x43\x61llAnalysis\x12\x0f\n\x07summary\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nresolution\x18\x04 \x01(\t\x12\x19\n\x11\x63onflict_detected\x18\x05 \x01(\x08\x12\x19\n\x11\x63onflict_evidence\x18\x06 \x03(\r\x12\x31\n\tprofanity\x18\x07 \x03(\x0b\x32\x1e.callytics.llm.v1.ProfanityHit\x12\x14\n\x0c\x61\x63tion_items\x18\x08 \x03(\t\x12\x10\n\x08provider\x18\t \x01(\t2\xa3\x01\n\x0c\x43\x61llAnalyzer\x12H\n\x04Info\x12 .callytics.common.v1.InfoRequest\x1a\x1e.callytics.common.v1.StageInfo\x12I\n\x07\x41nalyze\x12\x1e.callytics.llm.v1.Conversation\x1a\x1e.callytics.llm.v1.CallAnalysisb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'shared/stubs/callytics/llm/v1/llm.proto\x12\x10\x63\x61llytics.llm.v1\x1a-shared/stubs/callytics/common/v1/common.proto\"E\n\x04Word\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\")\n\tSentiment\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\"\xcd\x01\n\tUtterance\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07speaker\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\x12%\n\x05words\x18\x06 \x03(\x0b\x32\x16.callytics.llm.v1.Word\x12\x33\n\tsentiment\x18\x07 \x01(\x0b\x32\x1b.callytics.llm.v1.SentimentH\x00\x88\x01\x01\x12\x0c\n\x04role\x18\x08 \x01(\tB\x0c\n\n_sentiment\"\xfd\x01\n\x07Speaker\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x14\n\x07\x63hannel\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x13\n\x0btalk_time_s\x18\x04 \x01(\x01\x12\x12\n\ntalk_ratio\x18\x05 \x01(\x01\x12\x18\n\x10words_per_minute\x18\x06 \x01(\x01\x12\x15\n\rinterruptions\x18\x07 \x01(\r\x12\x1b\n\x0esentiment_mean\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x1a\n\rloudness_dbfs\x18\t \x01(\x01H\x02\x88\x01\x01\x42\n\n\x08_channelB\x11\n\x0f_sentiment_meanB\x10\n\x0e_loudness_dbfs\"\x92\x01\n\x0c\x43onversation\x12/\n\nutterances\x18\x01 \x03(\x0b\x32\x1b.callytics.llm.v1.Utterance\x12+\n\x08speakers\x18\x02 \x03(\x0b\x32\x19.callytics.llm.v1.Speaker\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x12\n\nduration_s\x18\x04 \x01(\x01\"0\n\x0cProfanityHit\x12\x11\n\tutterance\x18\x01 \x01(\r\x12\r\n\x05words\x18\x02 \x03(\t\"\x81\x05\n\x0c\x43\x61llAnalysis\x12\x0f\n\x07summary\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nresolution\x18\x04 \x01(\t\x12\x19\n\x11\x63onflict_detected\x18\x05 \x01(\x08\x12\x19\n\x11\x63onflict_evidence\x18\x06 \x03(\r\x12\x31\n\tprofanity\x18\x07 \x03(\x0b\x32\x1e.callytics.llm.v1.ProfanityHit\x12\x14\n\x0c\x61\x63tion_items\x18\x08 \x03(\t\x12\x10\n\x08provider\x18\t \x01(\t\x12\r\n\x05model\x18\n \x01(\t\x12<\n\x07sources\x18\x0b \x03(\x0b\x32+.callytics.llm.v1.CallAnalysis.SourcesEntry\x12S\n\x13utterance_sentiment\x18\x0c \x03(\x0b\x32\x36.callytics.llm.v1.CallAnalysis.UtteranceSentimentEntry\x12G\n\rspeaker_roles\x18\r \x03(\x0b\x32\x30.callytics.llm.v1.CallAnalysis.SpeakerRolesEntry\x12\x10\n\x08warnings\x18\x0e \x03(\t\x1a.\n\x0cSourcesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x39\n\x17UtteranceSentimentEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11SpeakerRolesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xa3\x01\n\x0c\x43\x61llAnalyzer\x12H\n\x04Info\x12 .callytics.common.v1.InfoRequest\x1a\x1e.callytics.common.v1.StageInfo\x12I\n\x07\x41nalyze\x12\x1e.callytics.llm.v1.Conversation\x1a\x1e.callytics.llm.v1.CallAnalysisb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shared.stubs.callytics.llm.v1.llm_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CALLANALYSIS_SOURCESENTRY']._loaded_options = None
+  _globals['_CALLANALYSIS_SOURCESENTRY']._serialized_options = b'8\001'
+  _globals['_CALLANALYSIS_UTTERANCESENTIMENTENTRY']._loaded_options = None
+  _globals['_CALLANALYSIS_UTTERANCESENTIMENTENTRY']._serialized_options = b'8\001'
+  _globals['_CALLANALYSIS_SPEAKERROLESENTRY']._loaded_options = None
+  _globals['_CALLANALYSIS_SPEAKERROLESENTRY']._serialized_options = b'8\001'
   _globals['_WORD']._serialized_start=108
   _globals['_WORD']._serialized_end=177
   _globals['_SENTIMENT']._serialized_start=179
@@ -45,7 +51,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROFANITYHIT']._serialized_start=835
   _globals['_PROFANITYHIT']._serialized_end=883
   _globals['_CALLANALYSIS']._serialized_start=886
-  _globals['_CALLANALYSIS']._serialized_end=1114
-  _globals['_CALLANALYZER']._serialized_start=1117
-  _globals['_CALLANALYZER']._serialized_end=1280
+  _globals['_CALLANALYSIS']._serialized_end=1527
+  _globals['_CALLANALYSIS_SOURCESENTRY']._serialized_start=1369
+  _globals['_CALLANALYSIS_SOURCESENTRY']._serialized_end=1415
+  _globals['_CALLANALYSIS_UTTERANCESENTIMENTENTRY']._serialized_start=1417
+  _globals['_CALLANALYSIS_UTTERANCESENTIMENTENTRY']._serialized_end=1474
+  _globals['_CALLANALYSIS_SPEAKERROLESENTRY']._serialized_start=1476
+  _globals['_CALLANALYSIS_SPEAKERROLESENTRY']._serialized_end=1527
+  _globals['_CALLANALYZER']._serialized_start=1530
+  _globals['_CALLANALYZER']._serialized_end=1693
 # @@protoc_insertion_point(module_scope)

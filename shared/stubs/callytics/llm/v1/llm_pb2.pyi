@@ -90,7 +90,28 @@ class ProfanityHit(_message.Message):
     def __init__(self, utterance: _Optional[int] = ..., words: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CallAnalysis(_message.Message):
-    __slots__ = ("summary", "topics", "reason", "resolution", "conflict_detected", "conflict_evidence", "profanity", "action_items", "provider")
+    __slots__ = ("summary", "topics", "reason", "resolution", "conflict_detected", "conflict_evidence", "profanity", "action_items", "provider", "model", "sources", "utterance_sentiment", "speaker_roles", "warnings")
+    class SourcesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class UtteranceSentimentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: str
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[str] = ...) -> None: ...
+    class SpeakerRolesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TOPICS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +121,11 @@ class CallAnalysis(_message.Message):
     PROFANITY_FIELD_NUMBER: _ClassVar[int]
     ACTION_ITEMS_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_ROLES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     summary: str
     topics: _containers.RepeatedScalarFieldContainer[str]
     reason: str
@@ -109,4 +135,9 @@ class CallAnalysis(_message.Message):
     profanity: _containers.RepeatedCompositeFieldContainer[ProfanityHit]
     action_items: _containers.RepeatedScalarFieldContainer[str]
     provider: str
-    def __init__(self, summary: _Optional[str] = ..., topics: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., resolution: _Optional[str] = ..., conflict_detected: _Optional[bool] = ..., conflict_evidence: _Optional[_Iterable[int]] = ..., profanity: _Optional[_Iterable[_Union[ProfanityHit, _Mapping]]] = ..., action_items: _Optional[_Iterable[str]] = ..., provider: _Optional[str] = ...) -> None: ...
+    model: str
+    sources: _containers.ScalarMap[str, str]
+    utterance_sentiment: _containers.ScalarMap[int, str]
+    speaker_roles: _containers.ScalarMap[str, str]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, summary: _Optional[str] = ..., topics: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., resolution: _Optional[str] = ..., conflict_detected: _Optional[bool] = ..., conflict_evidence: _Optional[_Iterable[int]] = ..., profanity: _Optional[_Iterable[_Union[ProfanityHit, _Mapping]]] = ..., action_items: _Optional[_Iterable[str]] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., sources: _Optional[_Mapping[str, str]] = ..., utterance_sentiment: _Optional[_Mapping[int, str]] = ..., speaker_roles: _Optional[_Mapping[str, str]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
