@@ -267,7 +267,7 @@ def rules_answer(conv: Conversation) -> dict[str, Any]:
     }
 
 
-def model_answer(reply: ModelReply, conv: Conversation, rules: dict[str, Any]) -> dict[str, Any]:
+def model_answer(reply: ModelReply, conv: Conversation) -> dict[str, Any]:
     """The model's own answer per field; a field it did not answer counts as empty."""
     sentiment = reply.sentiment or {}
     return {
@@ -285,37 +285,108 @@ def model_answer(reply: ModelReply, conv: Conversation, rules: dict[str, Any]) -
 
 
 async def run_model(
-    calls: list[dict[str, Any]], conversations: list[Conversation], model: str, runtime: str
+    calls: list[dict[str, Any]],
+    conversations: list[Conversation],
+    model: str,
+    runtime: str,
+    journal: Path,
 ) -> list[dict[str, Any]]:
+    """The model's answers, one call at a time, each appended to ``journal`` as it comes:
+    a run that is stopped resumes where it stopped (an hour of CPU on 2 cores)."""
+    from bootstrap.settings import Settings
+    from services.llm.llama import LlamaCallAnalyzer, shared_runtime
+    from services.llm.qa import LlamaQAJudge
+
+    done: dict[str, dict[str, Any]] = {}
+    if journal.exists():
+        for line in journal.read_text().splitlines():
+            entry = json.loads(line)
+            if entry.get("model") == model:
+                done[entry["id"]] = entry["answer"]
+    todo = [(c, v) for c, v in zip(calls, conversations, strict=True) if c["id"] not in done]
+    if todo:
+        settings = Settings()
+        llama = shared_runtime(model, settings.models_dir, runtime=runtime)
+        analyzer = LlamaCallAnalyzer(llama, fields="all")
+        judge = LlamaQAJudge(llama)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            for call, conv in todo:
+                t0 = time.perf_counter()
+                reply = await analyzer.read(conv, conv.utterances)
+                answer = model_answer(reply, conv)
+                document = qa_document(conv, answer["conflict"])
+                try:
+                    evidence = await judge.judge(DEFAULT_SCORECARD, document)
+                    answer["qa"] = {k: v is not None for k, v in evidence.items()}
+                except Exception as exc:  # scored as missing, and said
+                    answer["problems"]["qa"] = str(exc)
+                    answer["qa"] = None
+                answer["seconds"] = time.perf_counter() - t0
+                done[call["id"]] = answer
+                with journal.open("a") as out:
+                    out.write(
+                        json.dumps({"id": call["id"], "model": model, "answer": answer}) + "\n"
+                    )
+                print(f"{call['id']}: {answer['seconds']:.1f} s", flush=True)
+        finally:
+            await analyzer.aclose()
+            if judge._client is not None:
+                await llama.release()
+    return [done[c["id"]] for c in calls]
+
+
+def long_call(calls: list[dict[str, Any]], minutes: float) -> dict[str, Any]:
+    """A call of about ``minutes`` at 150 words a minute: eval calls back to back, their
+    speakers kept apart (the model reads it as one long call with several parties)."""
+    words_needed = minutes * 60 * WORDS_PER_S
+    utterances: list[dict[str, str]] = []
+    speakers: dict[str, str] = {}
+    words = 0
+    for n, call in enumerate(calls):
+        for u in call["utterances"]:
+            role = call["speakers"][u["speaker"]]
+            speaker = "S1" if role == "agent" else f"C{n}"
+            speakers[speaker] = role
+            utterances.append({"speaker": speaker, "text": u["text"]})
+            words += len(u["text"].split())
+            if words >= words_needed:
+                return {"id": f"long-{minutes:g}", "speakers": speakers, "utterances": utterances}
+    raise ValueError(f"the evaluation set is shorter than {minutes} minutes")
+
+
+async def time_model(model: str, runtime: str, minutes: list[float]) -> list[dict[str, Any]]:
+    """Seconds the model adds to calls of these lengths: every default field and QA."""
     from bootstrap.settings import Settings
     from services.llm.llama import LlamaCallAnalyzer, shared_runtime
     from services.llm.qa import LlamaQAJudge
 
     settings = Settings()
     llama = shared_runtime(model, settings.models_dir, runtime=runtime)
-    analyzer = LlamaCallAnalyzer(llama, fields="all")
+    analyzer = LlamaCallAnalyzer(llama)
     judge = LlamaQAJudge(llama)
-    answers = []
+    rows = []
     try:
-        for call, conv in zip(calls, conversations, strict=True):
+        for length in minutes:
+            conv = conversation(long_call(load_calls(), length))
             t0 = time.perf_counter()
-            reply = await analyzer.read(conv, conv.utterances)
-            answer = model_answer(reply, conv, {})
-            document = qa_document(conv, answer["conflict"])
-            try:
-                evidence = await judge.judge(DEFAULT_SCORECARD, document)
-                answer["qa"] = {k: v is not None for k, v in evidence.items()}
-            except Exception as exc:  # scored as missing, and said
-                answer["problems"]["qa"] = str(exc)
-                answer["qa"] = None
-            answer["seconds"] = time.perf_counter() - t0
-            answers.append(answer)
-            print(f"{call['id']}: {answer['seconds']:.1f} s", flush=True)
+            await analyzer.analyze(conv)
+            analysed = time.perf_counter() - t0
+            await judge.judge(DEFAULT_SCORECARD, qa_document(conv, False))
+            rows.append(
+                {
+                    "minutes": length,
+                    "utterances": len(conv.utterances),
+                    "words": sum(len(u.text.split()) for u in conv.utterances),
+                    "analysis_s": round(analysed, 1),
+                    "with_qa_s": round(time.perf_counter() - t0, 1),
+                }
+            )
+            print(rows[-1], flush=True)
     finally:
         await analyzer.aclose()
-        if judge._client is not None:
-            await llama.release()
-    return answers
+        await llama.release()
+    return rows
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
@@ -336,7 +407,28 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--runtime", default="inprocess", choices=("server", "inprocess"))
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/out/llm.json"))
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        default=Path("bench/out/llm-answers.jsonl"),
+        help="the model's answers so far (a stopped run resumes from it)",
+    )
+    parser.add_argument(
+        "--speed",
+        default="",
+        help="instead: time the model on calls of these minutes (e.g. 1,5,15)",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
+    if args.speed:
+        lengths = [float(m) for m in args.speed.split(",")]
+        rows = asyncio.run(time_model(args.model, args.runtime, lengths))
+        print("| call | utterances | words | analysis s | with QA s |\n|---|---|---|---|---|")
+        for r in rows:
+            print(
+                f"| {r['minutes']:g} min | {r['utterances']} | {r['words']} | "
+                f"{r['analysis_s']} | {r['with_qa_s']} |"
+            )
+        return
 
     calls = load_calls()
     if args.limit:
@@ -350,7 +442,9 @@ def main(argv: Iterable[str] | None = None) -> None:
             answers = [rules_answer(c) for c in conversations]
             name = "rules"
         elif provider == "llama":
-            answers = asyncio.run(run_model(calls, conversations, args.model, args.runtime))
+            answers = asyncio.run(
+                run_model(calls, conversations, args.model, args.runtime, args.journal)
+            )
             name = f"llama:{args.model}"
         else:
             raise SystemExit(f"unknown provider {provider!r}")

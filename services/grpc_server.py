@@ -31,6 +31,7 @@ from core.errors import (
     ModelNotFoundError,
     UnauthorizedError,
 )
+from core.ports import close_stage
 from shared.stubs.channel import CHANNEL_OPTIONS, ERROR_CODE_KEY, ERROR_HINT_KEY
 
 log = logging.getLogger(__name__)
@@ -373,9 +374,8 @@ async def serve_stage(
     """Run until SIGTERM/SIGINT (`callytics stage` and `python -m services.<stage>`)."""
     authenticator = stage_authenticator(settings)
     log.info("%s stage: %s", stage, check_bind([host], authenticator, allow_open=allow_open))
-    server = StageServer(
-        stage, local_engine(stage, settings), host=host, port=port, authenticator=authenticator
-    )
+    engine = local_engine(stage, settings)
+    server = StageServer(stage, engine, host=host, port=port, authenticator=authenticator)
     metrics = start_metrics_server(host, metrics_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -386,5 +386,6 @@ async def serve_stage(
     grace = settings.grpc_shutdown_grace_s if grace_s is None else grace_s
     log.info("%s stage stopping (grace %.0f s)", stage, grace)
     await server.stop(grace)
+    await close_stage(engine)  # what the engine holds open (the local LLM's server)
     if metrics is not None:
         metrics.shutdown()

@@ -17,9 +17,12 @@ prefix between requests, so the tasks of one call read its transcript once.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -57,6 +60,28 @@ def _require_runtime() -> None:
             "llama-cpp-python is not installed, so the local model cannot run.",
             "Run `make llm` (it builds llama-cpp-python), or set LLM_PROVIDER=rules.",
         )
+
+
+# prctl looked up here, not in the child: between fork and exec nothing may take a lock.
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, SIGTERM when the thread that started it exits
+    (so it is started from the event loop's thread), however the parent ends."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_live: set[LlamaRuntime] = set()
+
+
+@atexit.register
+def _stop_live_servers() -> None:
+    """A process that exits without closing its analyzer leaves no server behind."""
+    for runtime in list(_live):
+        runtime.stop()
 
 
 def _free_port() -> int:
@@ -157,10 +182,16 @@ class LlamaRuntime:
             if self._process is not None and self._process.poll() is None and self.base_url:
                 return self.base_url
             path = await asyncio.to_thread(self.path)
-            self.base_url = await asyncio.to_thread(self._spawn, path)
-            return self.base_url
+            url = self._popen(path)  # in this (the loop's) thread: see _die_with_parent
+            try:
+                await asyncio.to_thread(self._wait_ready, url)
+            except BaseException:
+                self.stop()
+                raise
+            self.base_url = url
+            return url
 
-    def _spawn(self, path: Path) -> str:
+    def _popen(self, path: Path) -> str:
         port = _free_port()
         command = [
             sys.executable,
@@ -188,27 +219,36 @@ class LlamaRuntime:
         # Its log goes to a file: llama.cpp writes enough at load to fill a pipe and stall.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         self._process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=self._log
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            preexec_fn=_die_with_parent,
         )
-        url = f"http://127.0.0.1:{port}/v1"
+        _live.add(self)
+        return f"http://127.0.0.1:{port}/v1"
+
+    def _wait_ready(self, url: str) -> None:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                stderr = self._log_tail()
-                self._process = None
+            process = self._process
+            if process is None:
+                raise StageError(STAGE, f"the llama.cpp server for {self.name} was stopped")
+            if process.poll() is not None:
                 raise StageError(
                     STAGE,
-                    f"the llama.cpp server for {self.name} exited at start: {stderr[-400:]}",
-                    "Run `make llm` again, or set LLM_LOCAL_RUNTIME=inprocess or LLM_PROVIDER=rules.",
+                    f"the llama.cpp server for {self.name} exited at start: {self._log_tail()}",
+                    "Run `make llm` again, or set LLM_LOCAL_RUNTIME=inprocess or "
+                    "LLM_PROVIDER=rules.",
                 )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/models", timeout=1.0).status_code == 200:
-                    return url
+                    return
             time.sleep(_POLL_S)  # waiting for a child process to listen, not a test
-        self.stop()
         raise StageError(STAGE, f"the llama.cpp server for {self.name} did not start in time")
 
     def stop(self) -> None:
+        _live.discard(self)
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()

@@ -234,7 +234,8 @@ query Call($id: ID!) {
       sentimentByQuarter { agent customer }
     }
     analysis {
-      summary topics reason resolution provider actionItems
+      summary topics reason resolution provider model actionItems
+      sources { field source }
       conflict { detected evidence }
       profanity { utterance words }
     }
@@ -276,6 +277,8 @@ def test_call_is_the_stored_document(scripted, stored):
     assert call["durationS"] == document["audio"]["duration_s"]
     expected = graphql_shape({k: v for k, v in document.items() if k not in {"stages"}})
     del expected["createdAt"]
+    sources = document["analysis"]["sources"]  # a map in JSON, a list of pairs in GraphQL
+    expected["analysis"]["sources"] = [{"field": f, "source": s} for f, s in sources.items()]
     got = {k: v for k, v in call.items() if k not in {"stages", "createdAt", "durationS"}}
     assert got == expected
     assert call["utterances"][1]["words"][0]["word"] == "this"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -95,18 +96,21 @@ async def runtime(cache_dir: Path) -> AsyncIterator[LlamaRuntime]:
     llama.stop()
 
 
-async def test_the_local_model_as_a_child_server_answers_every_field(
+async def test_the_local_model_as_a_child_server_answers_every_field_and_judges_qa(
     runtime: LlamaRuntime,
 ) -> None:
     analyzer = LlamaCallAnalyzer(runtime, fields="all")
     await analyzer.load()
     assert runtime.base_url is None  # load finds the file; the server starts on first use
+    judge = LlamaQAJudge(runtime)  # the QA judge shares the server (and its prompt cache)
     try:
         result = await analyzer.analyze(BILLING)
         assert runtime.base_url is not None
         models = httpx.get(f"{runtime.base_url}/models", timeout=5).json()
         assert [m["id"] for m in models["data"]] == [MODEL]
+        scored = await QAScorer(DEFAULT_SCORECARD, llm=judge).score(qa_document())
     finally:
+        await runtime.release()  # the judge's client
         await analyzer.aclose()
     assert runtime.base_url is not None
     with pytest.raises(httpx.ConnectError):  # the last client closed: the child is gone
@@ -115,50 +119,16 @@ async def test_the_local_model_as_a_child_server_answers_every_field(
     assert_well_formed(result)
     info = analyzer.info()
     assert (info.engine, info.model, info.extra["runtime"]) == ("llama.cpp", MODEL, "server")
+    assert scored["method"] == "llm"
+    agent_lines = {u.index for u in BILLING.utterances if u.role == Role.AGENT}
+    assert {i["id"] for i in scored["items"]} == {i.id for i in DEFAULT_SCORECARD.items}
+    for item in scored["items"]:  # only agent lines count as evidence, whatever it cited
+        if item["evidence"] is not None:
+            assert item["evidence"]["utterance"] in agent_lines
 
 
-async def test_the_local_model_in_process(cache_dir: Path) -> None:
-    llama = LlamaRuntime(MODEL, cache_dir, runtime="inprocess", n_ctx=4096, n_threads=2)
-    analyzer = LlamaCallAnalyzer(llama, fields="summary,resolution")
-    try:
-        result = await analyzer.analyze(BILLING)
-    finally:
-        await analyzer.aclose()
-        llama.stop()
-    assert llama.base_url is None  # no server, no port
-    assert result.sources["summary"] == result.sources["resolution"] == "model"
-    assert result.sources["reason"] == "rules"
-    assert_well_formed(result, asked=frozenset({"summary", "resolution"}))
-
-
-async def test_the_unchanged_openai_analyzer_talks_to_llama_cpps_server(served: str) -> None:
-    analyzer = OpenAICallAnalyzer(model=MODEL, base_url=served, timeout=300, max_retries=0)
-    try:
-        result = await analyzer.analyze(BILLING)
-    finally:
-        await analyzer.aclose()
-    assert result.provider == f"openai:{MODEL}"
-    assert analyzer._format == "json_object+schema"  # json_schema refused, the next one taken
-    assert_well_formed(result)
-
-
-async def test_a_reply_cut_off_by_the_token_limit_degrades_to_rules(served: str) -> None:
-    analyzer = OpenAICallAnalyzer(
-        model=MODEL, base_url=served, timeout=300, max_retries=0, max_tokens=8
-    )
-    try:
-        result = await analyzer.analyze(BILLING)
-    finally:
-        await analyzer.aclose()
-    assert set(result.sources.values()) == {"rules"}
-    assert len(result.warnings) == len(FIELDS)
-    assert result.summary and result.provider == f"openai:{MODEL}"
-
-
-async def test_the_qa_judge_on_the_local_model_cites_only_agent_lines(
-    runtime: LlamaRuntime,
-) -> None:
-    document = {
+def qa_document() -> dict[str, Any]:
+    return {
         "audio": {"duration_s": BILLING.duration_s},
         "language": "en",
         "utterances": [
@@ -175,14 +145,43 @@ async def test_the_qa_judge_on_the_local_model_cites_only_agent_lines(
         ],
         "analysis": {"conflict": {"detected": True}},
     }
-    judge = LlamaQAJudge(runtime)
+
+
+async def test_the_local_model_in_process(cache_dir: Path) -> None:
+    llama = LlamaRuntime(MODEL, cache_dir, runtime="inprocess", n_ctx=4096, n_threads=2)
+    analyzer = LlamaCallAnalyzer(llama, fields="sentiment")
     try:
-        scored = await QAScorer(DEFAULT_SCORECARD, llm=judge).score(document)
+        result = await analyzer.analyze(BILLING)
     finally:
-        await runtime.release()
-    assert scored["method"] == "llm"
-    agent_lines = {u.index for u in BILLING.utterances if u.role == Role.AGENT}
-    assert {i["id"] for i in scored["items"]} == {i.id for i in DEFAULT_SCORECARD.items}
-    for item in scored["items"]:
-        if item["evidence"] is not None:
-            assert item["evidence"]["utterance"] in agent_lines
+        await analyzer.aclose()
+        llama.stop()
+    assert llama.base_url is None  # no server, no port
+    assert result.sources["sentiment"] == "model" and result.sources["summary"] == "rules"
+    assert_well_formed(result, asked=frozenset({"sentiment"}))
+
+
+async def test_the_unchanged_openai_analyzer_talks_to_llama_cpps_server(served: str) -> None:
+    analyzer = OpenAICallAnalyzer(
+        model=MODEL, base_url=served, timeout=300, max_retries=0, fields="reason,resolution"
+    )
+    try:
+        result = await analyzer.analyze(BILLING)
+    finally:
+        await analyzer.aclose()
+    assert result.provider == f"openai:{MODEL}"
+    assert analyzer._format == "json_object+schema"  # json_schema refused, the next one taken
+    assert result.sources["reason"] == result.sources["resolution"] == "model"
+    assert_well_formed(result, asked=frozenset({"reason", "resolution"}))
+
+
+async def test_a_reply_cut_off_by_the_token_limit_degrades_to_rules(served: str) -> None:
+    analyzer = OpenAICallAnalyzer(
+        model=MODEL, base_url=served, timeout=300, max_retries=0, max_tokens=8
+    )
+    try:
+        result = await analyzer.analyze(BILLING)
+    finally:
+        await analyzer.aclose()
+    assert set(result.sources.values()) == {"rules"}
+    assert len(result.warnings) == len(FIELDS)
+    assert result.summary and result.provider == f"openai:{MODEL}"

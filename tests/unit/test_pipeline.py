@@ -194,4 +194,6 @@ async def test_the_document_has_every_field_of_the_spec():
         "profanity",
         "action_items",
         "provider",
+        "model",
+        "sources",
     }
