@@ -56,7 +56,7 @@ _NUMBER_WORDS = {
 
 
 def load_calls(folder: Path = EVAL_DIR) -> list[dict[str, Any]]:
-    calls = []
+    calls: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.jsonl")):
         calls.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
     return calls
@@ -110,6 +110,7 @@ def number_words(n: int) -> str:
 def hallucinations(summary: str, transcript: str) -> list[str]:
     """Numbers and capitalised words of ``summary`` that ``transcript`` does not contain."""
     said = transcript.lower().replace("-", " ")
+    summary = _REFERENCES.sub("", summary)  # "(utterances 7, 9)": a reference, not a fact
     found = []
     for raw in re.findall(r"\d[\d,]*(?:\.\d+)?", summary):
         digits = raw.replace(",", "")
@@ -123,6 +124,9 @@ def hallucinations(summary: str, transcript: str) -> list[str]:
             if word[0].isupper() and word.lower() not in said and word not in ("I", "AM", "PM"):
                 found.append(word)
     return found
+
+
+_REFERENCES = re.compile(r"\(utterances? [\d, …]+\)")
 
 
 def macro_f1(gold: list[str], predicted: list[str]) -> float:
@@ -389,6 +393,55 @@ async def time_model(model: str, runtime: str, minutes: list[float]) -> list[dic
     return rows
 
 
+# field -> (how it is compared, the summary key(s)); higher wins, ties go to the rules.
+DECIDED_BY: dict[str, tuple[str, list[str]]] = {
+    "reason": ("recall (matched / calls)", ["reason_recall"]),
+    "action_items": ("F1 of precision and recall", ["action_precision", "action_recall"]),
+    "resolution": ("accuracy", ["resolution_accuracy"]),
+    "conflict": ("accuracy", ["conflict_accuracy"]),
+    "summary": (
+        "key-fact recall, if hallucinations <= the rules' + 1 per 10 calls",
+        ["summary_fact_recall"],
+    ),
+    "sentiment": ("macro-F1", ["sentiment_macro_f1"]),
+    "roles": ("accuracy", ["roles_accuracy"]),
+    "qa": ("item accuracy", ["qa_accuracy"]),
+}
+
+
+def _score(field: str, summary: dict[str, Any]) -> float:
+    keys = DECIDED_BY[field][1]
+    if field == "action_items":
+        p, r = (summary[k] or 0.0 for k in keys)
+        return 2 * p * r / (p + r) if p + r else 0.0
+    return float(summary[keys[0]] or 0.0)
+
+
+def decide(rules: dict[str, Any], model: dict[str, Any]) -> dict[str, str]:
+    """Per field, ``model`` where it beat the rules, else ``rules``."""
+    chosen = {}
+    for field in DECIDED_BY:
+        better = _score(field, model) > _score(field, rules)
+        if field == "summary":
+            allowed = rules["summary_hallucinations"] + rules["calls"] / 10
+            better = better and model["summary_hallucinations"] <= allowed
+        chosen[field] = "model" if better else "rules"
+    chosen["topics"] = "rules"  # no gold labels for topics: not measured, so not the model
+    return chosen
+
+
+def decision_table(rules: dict[str, Any], model: dict[str, Any], name: str) -> str:
+    chosen = decide(rules, model)
+    lines = [f"| field | compared by | rules | {name} | default |", "|---|---|---|---|---|"]
+    for field, (how, _) in DECIDED_BY.items():
+        lines.append(
+            f"| {field} | {how} | {_score(field, rules):.3f} | {_score(field, model):.3f} "
+            f"| {chosen[field]} |"
+        )
+    lines.append("| topics | not measured (no gold labels) | | | rules |")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, dict[str, Any]]) -> str:
     names = list(results)
     keys = list(next(iter(results.values())))
@@ -454,6 +507,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"summary": results, "calls": rows_by}, indent=1, default=str))
     print(table(results))
+    if "rules" in results and len(results) > 1:
+        name = next(n for n in results if n != "rules")
+        print()
+        print(decision_table(results["rules"], results[name], name))
+        chosen = decide(results["rules"], results[name])
+        print("\nLLM_FIELDS default:", ",".join(f for f, s in chosen.items() if s == "model"))
 
 
 if __name__ == "__main__":

@@ -160,9 +160,10 @@ def _qa_scorer(settings: Settings) -> Any:
     """The QA checklist (QA_SCORECARD or the default), judged by the model the analysis uses
     (a server or the local model) when there is one, by rules otherwise."""
     from core.qa import QAScorer, Scorecard
+    from services.llm.openai_analyzer import parse_fields
 
     judge: Any = None
-    choice = settings.llm_choice
+    choice = settings.llm_choice if "qa" in parse_fields(settings.llm_fields) else "rules"
     if choice == "openai":
         from services.llm.qa import OpenAIQAJudge
 

@@ -57,7 +57,9 @@ DEFAULT_MAX_CHUNK_CHARS = 20_000
 DEFAULT_MAX_TOKENS = 1024
 # The fields a model answers unless LLM_FIELDS says otherwise: those where bench/llm.py
 # found the local model better than the rules (bench/RESULTS.md, "Analysis by field").
-DEFAULT_FIELDS = frozenset(FIELDS)
+# "qa" is the QA scorecard: judged by the model when it is among them (core/qa.py).
+CHOOSABLE = (*FIELDS, "qa")
+DEFAULT_FIELDS = frozenset(CHOOSABLE)
 _SNIPPET = 200
 
 
@@ -76,20 +78,20 @@ def _snippet(text: object) -> str:
 
 
 def parse_fields(value: str | Iterable[str] | None) -> frozenset[str]:
-    """``LLM_FIELDS``: "all", "none", or a comma list of :data:`FIELDS`."""
+    """``LLM_FIELDS``: "all", "none", or a comma list of :data:`CHOOSABLE`."""
     if value is None:
         return DEFAULT_FIELDS
     names = value.split(",") if isinstance(value, str) else list(value)
     chosen = {n.strip().lower() for n in names if n.strip()}
     if chosen == {"all"}:
-        return frozenset(FIELDS)
+        return frozenset(CHOOSABLE)
     if chosen in ({"none"}, set()):
         return frozenset()
-    unknown = chosen - set(FIELDS)
+    unknown = chosen - set(CHOOSABLE)
     if unknown:
         raise ValueError(
             f"unknown LLM field(s) {', '.join(sorted(unknown))}; "
-            f"expected all, none or some of {', '.join(FIELDS)}"
+            f"expected all, none or some of {', '.join(CHOOSABLE)}"
         )
     return frozenset(chosen)
 

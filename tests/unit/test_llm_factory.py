@@ -91,3 +91,12 @@ async def test_openai_without_key_or_url_fails_at_load_with_a_hint(
     with pytest.raises(StageError, match="llm: cannot set up") as caught:
         await analyzer.load()
     assert "LLM_PROVIDER=rules" in caught.value.hint
+
+
+def test_qa_is_judged_by_the_model_only_when_qa_is_among_the_fields() -> None:
+    from bootstrap.container import _qa_scorer
+
+    server = {"llm_provider": "openai", "openai_base_url": "http://127.0.0.1:9/v1"}
+    assert _qa_scorer(Settings(**server, llm_fields="summary")).llm is None
+    assert _qa_scorer(Settings(**server, llm_fields="summary,qa")).llm is not None
+    assert _qa_scorer(Settings(llm_provider="rules", llm_fields="qa")).llm is None

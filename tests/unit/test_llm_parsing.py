@@ -158,7 +158,8 @@ def test_action_items_the_call_never_mentions_are_dropped() -> None:
 
 
 def test_fields_setting() -> None:
-    assert parse_fields("all") == frozenset(FIELDS)
+    assert parse_fields("all") == frozenset((*FIELDS, "qa"))
+    assert parse_fields("qa,summary") == {"qa", "summary"}
     assert parse_fields("none") == frozenset()
     assert parse_fields(" summary , sentiment") == {"summary", "sentiment"}
     with pytest.raises(ValueError, match="unknown LLM field"):
