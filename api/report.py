@@ -130,9 +130,19 @@ def analysis_panel(doc: dict[str, Any]) -> Panel:
             or "none",
         ),
         Text.assemble(("Action items: ", "bold"), "; ".join(a["action_items"]) or "none"),
-        Text(f"provider: {a['provider']}", style="dim"),
+        Text(f"provider: {a['provider']}{_by_model(a)}", style="dim"),
     ]
     return Panel(Group(*lines), title="Analysis", title_align="left")
+
+
+def _by_model(analysis: dict[str, Any]) -> str:
+    """Which fields the model answered, from ``sources``: " (the model: summary; ...)"."""
+    fields = [f for f, s in (analysis.get("sources") or {}).items() if s == "model"]
+    if analysis.get("provider") == "rules" or not analysis.get("sources"):
+        return ""
+    if not fields:
+        return " (every field by rules)"
+    return f" (the model: {', '.join(f.replace('_', ' ') for f in fields)}; the rest: rules)"
 
 
 def render(doc: dict[str, Any], console: Console) -> None:

@@ -81,3 +81,15 @@ def test_the_cache_keeps_what_the_pipeline_applies() -> None:
     assert (document["provider"], document["model"]) == ("llama:m", "m")
     assert document["sources"] == {"summary": "model", "reason": "rules"}
     assert "utterance_sentiment" not in document  # applied to the utterances instead
+
+
+def test_the_terminal_report_says_which_fields_the_model_answered() -> None:
+    from api.report import _by_model
+
+    sources = {"summary": "model", "action_items": "model", "profanity": "rules"}
+    assert _by_model({"provider": "llama:m", "sources": sources}) == (
+        " (the model: summary, action items; the rest: rules)"
+    )
+    everything_by_rules = {"provider": "llama:m", "sources": {"summary": "rules"}}
+    assert _by_model(everything_by_rules) == " (every field by rules)"
+    assert _by_model({"provider": "rules", "sources": {"summary": "rules"}}) == ""
