@@ -42,6 +42,7 @@ from core.qa import DEFAULT_SCORECARD, QAScorer
 from core.roles import assign_roles
 from services.llm.local import analyze_conversation
 from services.llm.parsing import ModelReply
+from services.llm.qa import document_of
 
 EVAL_DIR = Path(__file__).resolve().parent / "llm_eval"
 WORDS_PER_S = 2.5
@@ -139,30 +140,6 @@ def macro_f1(gold: list[str], predicted: list[str]) -> float:
     return statistics.fmean(scores)
 
 
-def qa_document(conv: Conversation, conflict: bool) -> dict[str, Any]:
-    return {
-        "audio": {"duration_s": conv.duration_s},
-        "language": conv.language,
-        "utterances": [
-            {
-                "index": u.index,
-                "speaker": u.speaker,
-                "role": u.role.value,
-                "start": u.start,
-                "end": u.end,
-                "text": u.text,
-                "sentiment": (
-                    {"label": u.sentiment.label.value, "score": u.sentiment.score}
-                    if u.sentiment
-                    else None
-                ),
-            }
-            for u in conv.utterances
-        ],
-        "analysis": {"conflict": {"detected": conflict}},
-    }
-
-
 def score_call(call: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     gold = call["gold"]
     transcript = " ".join(u["text"] for u in call["utterances"])
@@ -255,7 +232,7 @@ def stage_sentiment(conversations: list[Conversation]) -> None:
 def rules_answer(conv: Conversation) -> dict[str, Any]:
     t0 = time.perf_counter()
     a = analyze_conversation(conv)
-    qa = QAScorer(DEFAULT_SCORECARD).score_by_rules(qa_document(conv, a.conflict_detected))
+    qa = QAScorer(DEFAULT_SCORECARD).score_by_rules(document_of(conv, a.conflict_detected))
     return {
         "summary": a.summary,
         "reason": a.reason,
@@ -319,7 +296,7 @@ async def run_model(
                 t0 = time.perf_counter()
                 reply = await analyzer.read(conv, conv.utterances)
                 answer = model_answer(reply, conv)
-                document = qa_document(conv, answer["conflict"])
+                document = document_of(conv, answer["conflict"])
                 try:
                     evidence = await judge.judge(DEFAULT_SCORECARD, document)
                     answer["qa"] = {k: v is not None for k, v in evidence.items()}
@@ -376,7 +353,7 @@ async def time_model(model: str, runtime: str, minutes: list[float]) -> list[dic
             t0 = time.perf_counter()
             await analyzer.analyze(conv)
             analysed = time.perf_counter() - t0
-            await judge.judge(DEFAULT_SCORECARD, qa_document(conv, False))
+            await judge.judge(DEFAULT_SCORECARD, document_of(conv))
             rows.append(
                 {
                     "minutes": length,

@@ -313,22 +313,12 @@ _runtimes: dict[tuple[Any, ...], LlamaRuntime] = {}
 _runtimes_lock = threading.Lock()
 
 
-def shared_runtime(
-    model: str,
-    cache_dir: Path,
-    *,
-    runtime: str = "server",
-    n_ctx: int = DEFAULT_CTX,
-    n_threads: int = 0,
-    timeout: float = 1800.0,
-) -> LlamaRuntime:
-    """The process's one runtime for this model and runtime kind."""
-    key = (model, str(cache_dir), runtime, n_ctx, n_threads)
+def shared_runtime(model: str, cache_dir: Path, **options: Any) -> LlamaRuntime:
+    """The process's one :class:`LlamaRuntime` for this model and these options."""
+    key = (model, str(cache_dir), *sorted(options.items()))
     with _runtimes_lock:
         if key not in _runtimes:
-            _runtimes[key] = LlamaRuntime(
-                model, cache_dir, runtime=runtime, n_ctx=n_ctx, n_threads=n_threads, timeout=timeout
-            )
+            _runtimes[key] = LlamaRuntime(model, cache_dir, **options)
         return _runtimes[key]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import openai
 
+from core.document import utterance_dict
 from core.domain import Conversation, Role, Utterance
 from core.qa import Item, Scorecard, rule_evidence
 from services.llm.llama import LlamaRuntime
@@ -32,6 +33,17 @@ MIN_QUOTE_CHARS = 3
 
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w']+", " ", text.lower()).split())
+
+
+def document_of(conversation: Conversation, conflict: bool = False) -> dict[str, Any]:
+    """The part of a result document a QA judge reads, for a conversation scored outside
+    the pipeline (bench/llm.py, tests)."""
+    return {
+        "audio": {"duration_s": conversation.duration_s},
+        "language": conversation.language,
+        "utterances": [utterance_dict(u) for u in conversation.utterances],
+        "analysis": {"conflict": {"detected": conflict}},
+    }
 
 
 def _utterances(document: dict[str, Any]) -> list[Utterance]:

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,9 +21,8 @@ from core.domain import CallAnalysis, Resolution, Role, SentimentLabel
 from core.qa import DEFAULT_SCORECARD, QAScorer
 from services.llm.llama import LlamaCallAnalyzer, LlamaRuntime
 from services.llm.models import QWEN_0_5B, assemble, runtime_installed
-from services.llm.openai_analyzer import OpenAICallAnalyzer
 from services.llm.parsing import FIELDS
-from services.llm.qa import LlamaQAJudge
+from services.llm.qa import LlamaQAJudge, document_of
 from tests.support import scripts
 from tests.support.conversations import make_conversation
 from tests.support.processes import LineReader, child_env, free_port
@@ -108,7 +106,7 @@ async def test_the_local_model_as_a_child_server_answers_every_field_and_judges_
         assert runtime.base_url is not None
         models = httpx.get(f"{runtime.base_url}/models", timeout=5).json()
         assert [m["id"] for m in models["data"]] == [MODEL]
-        scored = await QAScorer(DEFAULT_SCORECARD, llm=judge).score(qa_document())
+        scored = await QAScorer(DEFAULT_SCORECARD, llm=judge).score(document_of(BILLING, True))
     finally:
         await runtime.release()  # the judge's client
         await analyzer.aclose()
@@ -125,63 +123,3 @@ async def test_the_local_model_as_a_child_server_answers_every_field_and_judges_
     for item in scored["items"]:  # only agent lines count as evidence, whatever it cited
         if item["evidence"] is not None:
             assert item["evidence"]["utterance"] in agent_lines
-
-
-def qa_document() -> dict[str, Any]:
-    return {
-        "audio": {"duration_s": BILLING.duration_s},
-        "language": "en",
-        "utterances": [
-            {
-                "index": u.index,
-                "speaker": u.speaker,
-                "role": u.role.value,
-                "start": u.start,
-                "end": u.end,
-                "text": u.text,
-                "sentiment": None,
-            }
-            for u in BILLING.utterances
-        ],
-        "analysis": {"conflict": {"detected": True}},
-    }
-
-
-async def test_the_local_model_in_process(cache_dir: Path) -> None:
-    llama = LlamaRuntime(MODEL, cache_dir, runtime="inprocess", n_ctx=4096, n_threads=2)
-    analyzer = LlamaCallAnalyzer(llama, fields="sentiment")
-    try:
-        result = await analyzer.analyze(BILLING)
-    finally:
-        await analyzer.aclose()
-        llama.stop()
-    assert llama.base_url is None  # no server, no port
-    assert result.sources["sentiment"] == "model" and result.sources["summary"] == "rules"
-    assert_well_formed(result, asked=frozenset({"sentiment"}))
-
-
-async def test_the_unchanged_openai_analyzer_talks_to_llama_cpps_server(served: str) -> None:
-    analyzer = OpenAICallAnalyzer(
-        model=MODEL, base_url=served, timeout=300, max_retries=0, fields="reason,resolution"
-    )
-    try:
-        result = await analyzer.analyze(BILLING)
-    finally:
-        await analyzer.aclose()
-    assert result.provider == f"openai:{MODEL}"
-    assert analyzer._format == "json_object+schema"  # json_schema refused, the next one taken
-    assert result.sources["reason"] == result.sources["resolution"] == "model"
-    assert_well_formed(result, asked=frozenset({"reason", "resolution"}))
-
-
-async def test_a_reply_cut_off_by_the_token_limit_degrades_to_rules(served: str) -> None:
-    analyzer = OpenAICallAnalyzer(
-        model=MODEL, base_url=served, timeout=300, max_retries=0, max_tokens=8
-    )
-    try:
-        result = await analyzer.analyze(BILLING)
-    finally:
-        await analyzer.aclose()
-    assert set(result.sources.values()) == {"rules"}
-    assert len(result.warnings) == len(FIELDS)
-    assert result.summary and result.provider == f"openai:{MODEL}"
