@@ -228,7 +228,11 @@ async def test_openai_provider_gives_the_same_analysis_on_both_sides(
 ):
     def make() -> OpenAICallAnalyzer:
         return OpenAICallAnalyzer(
-            model="fake-analyst", base_url=openai_server.base_url, timeout=10.0, max_retries=0
+            model="fake-analyst",
+            base_url=openai_server.base_url,
+            timeout=10.0,
+            max_retries=0,
+            fields="all",
         )
 
     reference, engine = make(), make()

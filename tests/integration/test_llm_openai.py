@@ -39,6 +39,7 @@ async def make_analyzer(openai_server: FakeOpenAIServer) -> AsyncIterator[MakeAn
             "base_url": openai_server.base_url,
             "timeout": 10.0,
             "max_retries": 0,
+            "fields": "all",  # every field asked, whatever the measured default
         } | overrides
         analyzer = OpenAICallAnalyzer(**options)
         made.append(analyzer)
