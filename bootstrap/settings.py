@@ -155,17 +155,16 @@ class Settings(BaseSettings):
     def llm_choice(self) -> Literal["openai", "llama", "rules"]:
         """What answers the analysis: what LLM_PROVIDER names, or for ``auto`` the first of a
         configured server, the installed local model, the rules."""
-        if self.llm_provider in ("openai", "llama"):
-            return self.llm_provider
-        if self.llm_provider in ("rules", "local"):
-            return "rules"
-        if self.openai_base_url or self.openai_api_key:
-            return "openai"
-        from services.llm.models import local_model_available
+        from services.llm.factory import choose_provider
 
-        if local_model_available(self.llm_local_model, self.models_dir):
-            return "llama"
-        return "rules"
+        choice = choose_provider(
+            self.llm_provider,
+            self.openai_api_key,
+            self.openai_base_url,
+            self.llm_local_model,
+            self.models_dir,
+        )
+        return choice  # type: ignore[return-value]  # the Literal setting admits no other
 
 
 @lru_cache

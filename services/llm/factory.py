@@ -11,6 +11,24 @@ from services.llm.local import LocalCallAnalyzer
 PROVIDERS = ("auto", "openai", "llama", "rules", "local")
 
 
+def choose_provider(
+    provider: str, api_key: str | None, base_url: str | None, local_model: str, cache_dir: Path
+) -> str:
+    """``openai``, ``llama`` or ``rules``: what ``provider`` names (``local`` is the old name
+    of rules), or for ``auto`` the first of a configured server, the installed local model,
+    the rules. An unknown name is returned as it is, for the caller to refuse."""
+    choice = provider.strip().lower()
+    if choice == "local":
+        return "rules"
+    if choice != "auto":
+        return choice
+    if base_url or api_key:
+        return "openai"
+    from services.llm.models import local_model_available
+
+    return "llama" if local_model_available(local_model, cache_dir) else "rules"
+
+
 def build_call_analyzer(
     provider: str,
     api_key: str | None = None,
@@ -31,18 +49,9 @@ def build_call_analyzer(
     local model); ``rules`` (or ``local``): :class:`LocalCallAnalyzer`; ``auto``: openai when
     a base URL or an API key is set, else llama when the local model is installed, else
     rules."""
-    choice = provider.strip().lower()
     cache = cache_dir or Path("~/.cache/callytics/models").expanduser()
-    if choice == "auto":
-        from services.llm.models import local_model_available
-
-        if base_url or api_key:
-            choice = "openai"
-        elif local_model_available(local_model, cache):
-            choice = "llama"
-        else:
-            choice = "rules"
-    if choice in ("rules", "local"):
+    choice = choose_provider(provider, api_key, base_url, local_model, cache)
+    if choice == "rules":
         return LocalCallAnalyzer()
     if choice == "openai":
         from services.llm.openai_analyzer import OpenAICallAnalyzer  # the openai SDK, on demand

@@ -291,7 +291,3 @@ def read_reply(
         except (FieldError, TypeError, ValueError, KeyError) as exc:
             reply.problems[name] = f"unreadable ({exc})"
     return reply
-
-
-def parse_reply(content: str, known: set[int], speakers: set[str]) -> ModelReply:
-    return read_reply(extract_json(content), known, speakers)
