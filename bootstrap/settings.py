@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     grpc_shutdown_grace_s: float = Field(default=30.0, ge=0)
 
     # --- diarization ---------------------------------------------------------------
-    diarization_backend: Literal["auto", "channel", "clustering", "pyannote"] = "auto"
+    diarization_backend: Literal["auto", "channel", "segmentation", "clustering", "pyannote"] = (
+        "auto"
+    )
     diarization_pyannote_dir: Path | None = None
     diarization_max_speakers: int = 6
     # Which channel of a dual-channel recording holds the agent (call-centre convention: 0).

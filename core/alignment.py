@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ MAX_PAUSE_IN_UTTERANCE_S = 2.0
 # Very long monologues are cut at a sentence end once they pass this length.
 MAX_UTTERANCE_S = 30.0
 SENTENCE_END = (".", "?", "!")
+# Two speakers cover a word alike when the smaller overlap is at least this share of the larger.
+OVERLAP_TIE = 0.9
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,17 @@ def assign_speakers(
 ) -> list[SpeakerWord]:
     """Give every word the speaker whose turns overlap it most.
 
-    A word that no turn overlaps goes to the speaker of the nearest turn; with no turns at
-    all, every word goes to ``default_speaker``. Every input word comes out exactly once.
+    Where two speakers' turns cover a word alike (overlapped speech), the word stays with
+    the speaker of the word before it: one voice's words run on through an overlap, and
+    Whisper, hearing the mix, writes one voice at a time. A word that no turn overlaps
+    goes to the speaker of the nearest turn; with no turns at all, every word goes to
+    ``default_speaker``. Every input word comes out exactly once.
     """
     index = _TurnIndex(turns)
-    out: list[SpeakerWord] = []
-    for w in words:
+    chosen: dict[int, str] = {}
+    previous: str | None = None
+    for i in sorted(range(len(words)), key=lambda i: (words[i].start, words[i].end)):
+        w = words[i]
         # Zero-length words still get a point query.
         start, end = w.start, max(w.end, w.start + 1e-3)
         overlap: dict[str, float] = defaultdict(float)
@@ -71,10 +79,56 @@ def assign_speakers(
             overlap[turn.speaker] += min(end, turn.end) - max(start, turn.start)
         if overlap:
             speaker = max(sorted(overlap), key=lambda s: overlap[s])
+            alike = overlap.get(previous or "", 0.0) >= OVERLAP_TIE * overlap[speaker]
+            if previous is not None and previous != speaker and alike:
+                speaker = previous
         else:
             near = index.nearest((start + end) / 2)
             speaker = near.speaker if near else default_speaker
-        out.append(SpeakerWord(speaker, w))
+        chosen[i] = previous = speaker
+    return [SpeakerWord(chosen[i], w) for i, w in enumerate(words)]
+
+
+def fit_to_turns(
+    utterances: Sequence[Utterance], turns: Sequence[SpeakerTurn], max_shift_s: float = 2.0
+) -> list[Utterance]:
+    """Utterances of a mono call fitted to the diarization turns that hold them.
+
+    Whisper hears a mono mix one voice at a time: under overlapped speech it writes one
+    speaker's words and drops or delays the other's, and its word boundaries run a few
+    tenths of a second loose, so word times alone never show two people talking at once.
+    An overlap-aware diarizer does see it. Each speaker's first utterance in a turn starts
+    where the turn starts and the last ends where it ends (earlier or later), when that is
+    within ``max_shift_s`` of the words, leaves the first (last) word inside, and does not
+    cross the speaker's own neighbouring utterances. A word reaching past a boundary so
+    moved is clipped to it, as dual-channel words are clipped to their channel's speech.
+    """
+    by_speaker: dict[str, list[SpeakerTurn]] = defaultdict(list)
+    for t in turns:
+        by_speaker[t.speaker].append(t)
+    out = [dataclasses.replace(u, words=list(u.words)) for u in utterances]
+    mine: dict[str, list[Utterance]] = defaultdict(list)
+    for u in sorted(out, key=lambda u: u.start):
+        mine[u.speaker].append(u)
+    for speaker, own in mine.items():
+        for t in by_speaker.get(speaker, []):
+            inside = [u for u in own if u.start < t.end and u.end > t.start and u.words]
+            if not inside:
+                continue
+            first, last = inside[0], inside[-1]
+            before = max((u.end for u in own if u.end <= first.start), default=-1.0)
+            after = min((u.start for u in own if u.start >= last.end), default=float("inf"))
+            start, end = round(float(t.start), 3), round(float(t.end), 3)
+            head, tail = first.words[0], last.words[-1]
+            if abs(first.start - start) <= max_shift_s and before <= start < head.end:
+                first.start = start
+                if head.start < start:
+                    first.words[0] = Word(head.text, start, head.end, head.probability)
+            if abs(end - last.end) <= max_shift_s and tail.start < end <= after:
+                last.end = end
+                tail = last.words[-1]
+                if tail.end > end:
+                    last.words[-1] = Word(tail.text, tail.start, end, tail.probability)
     return out
 
 

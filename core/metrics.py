@@ -52,11 +52,24 @@ def total(intervals: Iterable[Interval]) -> float:
 
 
 def speech_intervals(utterances: Sequence[Utterance]) -> dict[str, list[Interval]]:
-    """Each speaker's speech: the union of their words, small pauses bridged."""
+    """Each speaker's speech: the union of their words, small pauses bridged.
+
+    A mono call's utterance fitted to an overlap-aware diarizer's turn
+    (``alignment.fit_to_turns``) counts from its fitted start to its fitted end.
+    """
     raw: dict[str, list[Interval]] = defaultdict(list)
     for u in utterances:
         if u.words:
-            raw[u.speaker].extend(Interval(w.start, w.end) for w in u.words)
+            first, last = min(w.start for w in u.words), max(w.end for w in u.words)
+            raw[u.speaker].extend(
+                Interval(max(w.start, u.start), min(w.end, u.end))
+                for w in u.words
+                if min(w.end, u.end) > max(w.start, u.start)
+            )
+            if u.start < first:
+                raw[u.speaker].append(Interval(u.start, first))
+            if u.end > last:
+                raw[u.speaker].append(Interval(last, u.end))
         else:
             raw[u.speaker].append(Interval(u.start, u.end))
     return {s: union(ivs, WORD_GAP_FILL_S) for s, ivs in raw.items()}

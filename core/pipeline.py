@@ -18,7 +18,13 @@ import numpy as np
 from opentelemetry import trace
 
 from core import metrics as conversation_metrics
-from core.alignment import SpeakerWord, assign_speakers, filter_channel_words, group_utterances
+from core.alignment import (
+    SpeakerWord,
+    assign_speakers,
+    filter_channel_words,
+    fit_to_turns,
+    group_utterances,
+)
 from core.domain import (
     Audio,
     AudioInfo,
@@ -51,6 +57,9 @@ from core.roles import assign_roles
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Diarization methods that see two people talking at once (mono utterances are fitted
+# to their turns, so overlap and interruptions are counted as in dual-channel calls).
+OVERLAP_AWARE = frozenset({"segmentation", "pyannote"})
 
 EventSink = Callable[[ProgressEvent], None]
 PIPELINE_STAGES = (
@@ -465,4 +474,7 @@ class CallPipeline:
         )
         default = diarization.speakers[0] if diarization.speakers else "S1"
         assigned = assign_speakers(transcript.words, diarization.turns, default_speaker=default)
-        return group_utterances(assigned), transcript.language
+        utterances = group_utterances(assigned)
+        if diarization.method in OVERLAP_AWARE:
+            utterances = fit_to_turns(utterances, diarization.turns)
+        return utterances, transcript.language

@@ -5,6 +5,12 @@ calls: by what each speaker says. Agents greet with the company's name, offer he
 verify identity and close the call; customers state a problem about *their* account.
 The opening utterance weighs most: whoever answers an inbound call with a greeting is
 the agent.
+
+A third (fourth...) speaker is on one side or the other: a supervisor or a second agent
+after a transfer is an agent; a relative the customer hands the phone to is a customer.
+Besides the phrases, what was said just before they first speak counts (an agent saying
+"let me get my supervisor", a customer saying "I'll put him on"), as does how they are
+addressed and what they say ("our technicians", "your account" against "my son").
 """
 
 from __future__ import annotations
@@ -87,7 +93,67 @@ CUSTOMER_PHRASES = (
     "speak to a manager",
     "speak to your manager",
 )
+# Company-side talk that an agent who joins later (a supervisor, a colleague) uses.
+COMPANY_PHRASES = (
+    "supervisor",
+    "team leader",
+    "joining the call",
+    "joined the call",
+    "taking over",
+    "i've reviewed",
+    "i have reviewed",
+    "i can see",
+    "i see on your",
+    "our technicians",
+    "our team",
+    "our records",
+    "on our side",
+    "we can offer",
+    "i can offer",
+    "i've approved",
+    "i've issued",
+    "i've added",
+    "your account",
+    "your area",
+    "your policy",
+    "your claim",
+)
+# Caller-side talk of someone the customer brings in.
+CALLER_SIDE_PHRASES = (
+    "policy holder",
+    "account holder",
+    "my son",
+    "my daughter",
+    "my wife",
+    "my husband",
+    "my mother",
+    "my father",
+    "on speaker",
+)
+# What is said just before a new voice speaks for the first time.
+HANDED_TO_COMPANY = (
+    "transfer",
+    "supervisor",
+    "manager",
+    "colleague",
+    "put you through",
+    "connect you",
+    "please hold",
+    "bear with me",
+)
+HANDED_TO_CALLER = (
+    "put him on",
+    "put her on",
+    "put them on",
+    "he's right here",
+    "she's right here",
+    "they're right here",
+    "here he is",
+    "here she is",
+    "on speaker",
+)
 _OPENING_WEIGHT = 3.0
+_HANDOVER_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -169,8 +235,31 @@ def assign_roles(
         words[u.speaker] += len(u.words)
     customer = max(others, key=lambda s: (-evidence[s].net, words[s]))
     roles[customer] = Role.CUSTOMER
+    sides = side_evidence(utterances)
     for s in others:
         if s != customer:
-            e = evidence[s]
-            roles[s] = Role.AGENT if e.net >= 2 else Role.CUSTOMER if e.net <= -1 else Role.UNKNOWN
+            net = evidence[s].net + sides.get(s, 0.0)
+            roles[s] = Role.AGENT if net >= 1 else Role.CUSTOMER if net <= -1 else Role.UNKNOWN
     return roles
+
+
+def side_evidence(utterances: Sequence[Utterance]) -> dict[str, float]:
+    """Per speaker: company-side minus caller-side talk, and how they were handed the call.
+
+    Counted for everyone, read only for the speakers beyond the agent and the customer.
+    """
+    ordered = sorted(utterances, key=lambda u: u.start)
+    out: dict[str, float] = defaultdict(float)
+    seen: set[str] = set()
+    for i, u in enumerate(ordered):
+        text = _normalise(u.text)
+        out[u.speaker] += _count(text, COMPANY_PHRASES) - _count(text, CALLER_SIDE_PHRASES)
+        if u.speaker in seen:
+            continue
+        seen.add(u.speaker)
+        before = next((v for v in reversed(ordered[:i]) if v.speaker != u.speaker), None)
+        if before is not None:
+            cue = _normalise(before.text)
+            handed = _count(cue, HANDED_TO_COMPANY) - _count(cue, HANDED_TO_CALLER)
+            out[u.speaker] += _HANDOVER_WEIGHT * ((handed > 0) - (handed < 0))
+    return dict(out)

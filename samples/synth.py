@@ -128,6 +128,10 @@ def render_call(
 def _speakers(script: CallScript, layout: str) -> dict[str, dict[str, object]]:
     roles = {t.speaker: t.role for t in script.turns}
     return {
-        s: {"role": roles[s], "voice": asdict(VOICES[s]), "channel": channel_of(s, layout)}
+        s: {
+            "role": roles[s],
+            "voice": asdict(VOICES[s]),
+            "channel": channel_of(s, layout, roles[s]),
+        }
         for s in script.speakers
     }

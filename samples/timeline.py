@@ -30,12 +30,13 @@ class Timeline:
         return self.audio.shape[1] / self.sample_rate
 
 
-def channel_of(speaker: str, layout: str) -> int | None:
-    """Stereo follows the call-centre convention: agent left (0), everyone else right (1)."""
+def channel_of(speaker: str, layout: str, role: str = "") -> int | None:
+    """Stereo follows the call-centre convention: the company's side left (0: the agent,
+    and a supervisor who joins), everyone else right (1)."""
     if layout == "mono":
         return None
     if layout == "stereo":
-        return 0 if speaker == "A" else 1
+        return 0 if speaker == "A" or role == "agent" else 1
     raise ValueError(f"layout must be 'mono' or 'stereo': {layout!r}")
 
 
@@ -75,7 +76,7 @@ def build_timeline(
     audio = np.zeros((n_channels, last_end + round(TAIL_S * sr)), dtype=np.float32)
     turns = []
     for i, (turn, clip, (start, end)) in enumerate(zip(script.turns, clips, spans, strict=True)):
-        ch = channel_of(turn.speaker, layout)
+        ch = channel_of(turn.speaker, layout, turn.role)
         audio[ch or 0, start:end] += clip
         turns.append(
             TurnTruth(

@@ -47,6 +47,16 @@ MIN_SPEAKER_S = 4.0
 
 
 @dataclass(frozen=True)
+class CountRules:
+    """The evidence an extra speaker must show (module docstring); defaults: resemblyzer."""
+
+    distinct_similarity: float = DISTINCT_SIMILARITY
+    same_similarity: float = SAME_SIMILARITY
+    min_eigengap: float = MIN_EIGENGAP
+    min_speaker_s: float = MIN_SPEAKER_S
+
+
+@dataclass(frozen=True)
 class CountEstimate:
     k: int
     p: int  # neighbours kept per row in the pruned affinity
@@ -192,29 +202,35 @@ def distinct(
     a: int,
     b: int,
     *,
-    distinct_similarity: float = DISTINCT_SIMILARITY,
+    rules: CountRules = CountRules(),
     min_alternations: int = 3,
     min_run_s: float = 1.0,
 ) -> bool:
-    if similarity >= SAME_SIMILARITY:
+    if similarity >= rules.same_similarity:
         return False
-    if similarity < distinct_similarity:
+    if similarity < rules.distinct_similarity:
         return True
     return alternations(labels, spans, a, b, min_run_s) >= min_alternations
 
 
 def speakers_are_distinct(
-    embeddings: np.ndarray, labels: np.ndarray, spans: Sequence[tuple[float, float]]
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    spans: Sequence[tuple[float, float]],
+    rules: CountRules = CountRules(),
 ) -> bool:
     """Does every cluster hold enough speech, and is every pair of clusters two voices?"""
     k = int(labels.max()) + 1
     for c in range(k):
-        if covered_seconds([spans[int(i)] for i in np.flatnonzero(labels == c)]) < MIN_SPEAKER_S:
+        covered = covered_seconds([spans[int(i)] for i in np.flatnonzero(labels == c)])
+        if covered < rules.min_speaker_s:
             return False
     cents = centroids(embeddings, labels)
     sims = cents @ cents.T
     return all(
-        distinct(float(sims[a, b]), labels, spans, a, b) for a in range(k) for b in range(a + 1, k)
+        distinct(float(sims[a, b]), labels, spans, a, b, rules=rules)
+        for a in range(k)
+        for b in range(a + 1, k)
     )
 
 
@@ -225,6 +241,7 @@ def cluster(
     num_speakers: int | None = None,
     min_speakers: int = 1,
     max_speakers: int = 6,
+    rules: CountRules = CountRules(),
 ) -> np.ndarray:
     """One label per embedding (0..k-1, in order of first appearance in ``spans`` order).
 
@@ -255,10 +272,10 @@ def cluster(
     )
     for k in range(k_min + 1, max_k + 1):
         estimate = spectra.estimate(k, k)
-        if k > 2 and estimate.eigengap < MIN_EIGENGAP:
+        if k > 2 and estimate.eigengap < rules.min_eigengap:
             break
         labels = spectra.labels(k, estimate.p)
-        if not speakers_are_distinct(embeddings, labels, spans):
+        if not speakers_are_distinct(embeddings, labels, spans, rules):
             break
         best = labels
     return best

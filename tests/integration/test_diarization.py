@@ -1,10 +1,16 @@
-"""The in-process diarizer with its real models (Silero VAD, resemblyzer) on real and
-synthesised calls.
+"""The in-process diarizer with its real models on real and synthesised calls, by both mono
+methods: ``segmentation`` (segmentation-3.0 + CAM++, overlap-aware, the default) and
+``clustering`` (Silero VAD + resemblyzer).
 
-Bounds are the error measured on this machine plus a margin, not the product target:
-pyannote_sample.wav 10.1%, AMI dev00 27.6%, AMI dev01 10.6% (DER, 0.25 s collar);
-the AMI references count pauses inside a turn as speech, and most of dev00's error is
-such pauses (missed speech 14%), the rest confusion between two similar voices.
+Bounds are the error measured on this machine plus a margin, not the product target
+(DER, 0.25 s collar; bench/RESULTS.md has the table):
+
+    method         sample   AMI dev00   AMI dev01   three-party   two-party
+    segmentation   3.3%     8.0%        23.4%       1.8%          4.2%
+    clustering     10.1%    27.6%       10.6%       2.9%          2.6%
+
+The AMI references count pauses inside a turn as speech; dev01's error under segmentation
+is a 1.2 s back-channel overlap segmentation-3.0 does not see and a pause it calls speech.
 Synthetic calls are spoken by espeak-ng into ``tmp_path``; nothing is committed.
 """
 
@@ -147,7 +153,7 @@ def check_shape(result: Diarization) -> None:
     assert {t.speaker for t in result.turns} == set(result.speakers)
     assert all(t.end > t.start >= 0 for t in result.turns)
     assert all(i.end > i.start for i in result.speech)
-    if result.method == "clustering":
+    if result.method in ("clustering", "segmentation"):
         first = [t.speaker for t in sorted(result.turns, key=lambda t: t.start)]
         assert list(dict.fromkeys(first)) == result.speakers
 
@@ -155,11 +161,23 @@ def check_shape(result: Diarization) -> None:
 # ----------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def diarizer() -> LocalDiarizer:
-    engine = LocalDiarizer()
+# DER bounds per mono method: the figure measured here (module docstring) plus a margin.
+BOUNDS = {
+    "segmentation": {"sample": 0.10, "dev00": 0.16, "dev01": 0.32, "three": 0.06, "two": 0.09},
+    "clustering": {"sample": 0.15, "dev00": 0.35, "dev01": 0.16, "three": 0.08, "two": 0.08},
+}
+
+
+@pytest.fixture(scope="module", params=["segmentation", "clustering"])
+def diarizer(request: pytest.FixtureRequest) -> LocalDiarizer:
+    engine = LocalDiarizer(mono_method=request.param)
     engine.load_sync()
+    assert engine.info().extra["mono"] == request.param
     return engine
+
+
+def mono_method(diarizer: LocalDiarizer) -> str:
+    return str(diarizer.info().extra["mono"])
 
 
 @pytest.fixture(scope="module")
@@ -205,16 +223,15 @@ async def test_pyannote_sample_two_speakers(diarizer: LocalDiarizer, recordings:
         decode(recordings / "pyannote_sample.wav"), DiarizationOptions()
     )
     check_shape(result)
-    assert result.method == "clustering"
+    assert result.method == mono_method(diarizer)
     assert result.speakers == ["S1", "S2"]
     truth = reference(recordings / "pyannote_sample.rttm", "sample")
-    bounded("DER pyannote_sample", der(truth, result), below=0.15)
+    bound = BOUNDS[result.method]["sample"]
+    bounded(f"DER pyannote_sample, {result.method}", der(truth, result), below=bound)
 
 
-@pytest.mark.parametrize(("uri", "bound"), [("dev00", 0.35), ("dev01", 0.16)])  # 0.276, 0.106
-async def test_ami_clips_two_speakers(
-    diarizer: LocalDiarizer, recordings: Path, uri: str, bound: float
-) -> None:
+@pytest.mark.parametrize("uri", ["dev00", "dev01"])
+async def test_ami_clips_two_speakers(diarizer: LocalDiarizer, recordings: Path, uri: str) -> None:
     result = await diarizer.diarize(
         decode(recordings / f"pyannote_{uri}.wav"), DiarizationOptions()
     )
@@ -222,7 +239,8 @@ async def test_ami_clips_two_speakers(
     assert len(result.speakers) == 2
     truth = reference(recordings / "pyannote_debug.development.rttm", uri)
     scored = uem(recordings / "pyannote_debug.development.uem", uri)
-    bounded(f"DER {uri}", der(truth, result, scored=scored), below=bound)
+    bound = BOUNDS[result.method][uri]
+    bounded(f"DER {uri}, {result.method}", der(truth, result, scored=scored), below=bound)
 
 
 async def test_stereo_file_is_diarized_by_channel(
@@ -248,13 +266,13 @@ async def test_duplicated_stereo_is_mono_one_speaker(
     assert len(audio.channels) == 2
     result = await diarizer.diarize(audio, DiarizationOptions())
     check_shape(result)
-    assert result.method == "clustering"
+    assert result.method == mono_method(diarizer)
     assert result.speakers == ["S1"]
     assert result.channel_of == {}
     assert 6.0 < sum(i.duration for i in result.speech) < 11.0
     # even when told to diarize by channel: copies are not two parties
     forced = await LocalDiarizer(backend="channel").diarize(audio, DiarizationOptions())
-    assert forced.method == "clustering" and forced.speakers == ["S1"]
+    assert forced.method == "segmentation" and forced.speakers == ["S1"]
 
 
 async def test_num_speakers_forces_the_count(diarizer: LocalDiarizer, recordings: Path) -> None:
@@ -270,7 +288,8 @@ async def test_three_party_call(diarizer: LocalDiarizer, three_party) -> None:
     result = await diarizer.diarize(audio, DiarizationOptions())
     check_shape(result)
     assert len(result.speakers) == 3
-    bounded("DER three-party call", der(truth, result), below=0.08)
+    bound = BOUNDS[result.method]["three"]
+    bounded(f"DER three-party call, {result.method}", der(truth, result), below=bound)
     two = await diarizer.diarize(audio, DiarizationOptions(num_speakers=2))
     assert len(two.speakers) == 2
     capped = await diarizer.diarize(audio, DiarizationOptions(max_speakers=2))
@@ -282,7 +301,8 @@ async def test_two_party_call(diarizer: LocalDiarizer, two_party) -> None:
     result = await diarizer.diarize(audio, DiarizationOptions())
     check_shape(result)
     assert len(result.speakers) == 2
-    bounded("DER two-party call", der(truth, result), below=0.08)
+    bound = BOUNDS[result.method]["two"]
+    bounded(f"DER two-party call, {result.method}", der(truth, result), below=bound)
 
 
 async def test_telephony_stereo_with_bleed(diarizer: LocalDiarizer, telephony_call) -> None:
@@ -299,7 +319,7 @@ async def test_telephony_stereo_with_bleed(diarizer: LocalDiarizer, telephony_ca
     bounded("DER telephony stereo with bleed", der(named, result), below=0.10)
     # Asking for three speakers is a question for the clustering of the mix.
     three = await diarizer.diarize(audio, DiarizationOptions(num_speakers=3))
-    assert three.method == "clustering" and len(three.speakers) == 3
+    assert three.method == mono_method(diarizer) and len(three.speakers) == 3
 
 
 async def test_silence_gives_no_speakers(diarizer: LocalDiarizer) -> None:

@@ -64,9 +64,14 @@ def test_engine_is_a_diarizer_and_reports_what_it_is() -> None:
     assert isinstance(engine, Diarizer)
     info = engine.info()
     assert info.backend == "local"
-    assert "silero" in info.engine and "resemblyzer" in info.engine
     assert info.device == "cpu"
     assert not engine.loaded  # nothing loads before it is needed
+    by_clustering = LocalDiarizer(mono_method="clustering").info()
+    assert by_clustering.engine == "silero-vad+resemblyzer"
+    assert by_clustering.extra["mono"] == "clustering"
+    by_segmentation = LocalDiarizer(backend="segmentation").info()
+    assert by_segmentation.engine == "segmentation-3.0+campplus"
+    assert by_segmentation.extra["mono"] == "segmentation"
 
 
 def test_bad_configuration_is_refused() -> None:

@@ -17,7 +17,7 @@ from samples.synth import add_noise
 from samples.timeline import MIN_OVERRUN_S, build_timeline
 from samples.tts import VOICES
 
-REQUIRED = {"demo", "angry", "three_party", "short", "tech_support", "cancellation"}
+REQUIRED = {"demo", "angry", "three_party", "short", "tech_support", "cancellation", "transfer"}
 
 
 def decode(path: Path) -> tuple[np.ndarray, int, str, int]:
