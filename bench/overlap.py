@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from bench.scoring import ROOT
+from bench.scoring import RENDER_DEFAULTS, ROOT
 from samples.model import CallTruth
 
 CALLS = [
@@ -44,7 +44,7 @@ def render(name: str, layout: str, out: Path) -> tuple[Path, CallTruth]:
     from samples.__main__ import render_to, truth_path
 
     path = out / f"{name}.{layout}.wav"
-    truth, _ = render_to(name, path, layout=layout)
+    truth, _ = render_to(name, path, **{**RENDER_DEFAULTS, "layout": layout})
     if truth is None:
         truth = CallTruth.from_json(truth_path(path).read_text(encoding="utf-8"))
     return path, truth

@@ -48,14 +48,30 @@ def mel_banks() -> np.ndarray:
     return banks.T.astype(np.float32)
 
 
-def fbank(samples: np.ndarray) -> Any:
-    """Kaldi-compatible log mel filter bank of 16 kHz audio: a (frames, 80) float tensor."""
+def fbank(samples: np.ndarray, block: int = 6000) -> Any:
+    """Kaldi-compatible log mel filter bank of 16 kHz audio: a (frames, 80) float tensor.
+
+    Computed ``block`` frames (60 s) at a time: the spectra of a whole call at once would
+    hold several hundred MB for an hour of audio.
+    """
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     if x.numel() < FRAME_LENGTH:
         return torch.zeros(0, MEL_BINS)
-    frames = x.unfold(0, FRAME_LENGTH, FRAME_SHIFT)  # snip edges: whole frames only
+    total = 1 + (x.numel() - FRAME_LENGTH) // FRAME_SHIFT  # snip edges: whole frames only
+    parts = []
+    for first in range(0, total, block):
+        last = min(total, first + block)
+        stretch = x[first * FRAME_SHIFT : (last - 1) * FRAME_SHIFT + FRAME_LENGTH]
+        parts.append(_fbank_frames(stretch))
+    return torch.cat(parts)
+
+
+def _fbank_frames(x: Any) -> Any:
+    import torch
+
+    frames = x.unfold(0, FRAME_LENGTH, FRAME_SHIFT)
     frames = frames - frames.mean(dim=1, keepdim=True)
     previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
     frames = frames - PREEMPHASIS * previous
@@ -90,7 +106,7 @@ class CamPlusPlus:
         """One (192,) unit-norm embedding of (T, 80) filter-bank frames."""
         return self.embed_many([features])[0]
 
-    def embed_many(self, stretches: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
+    def embed_many(self, stretches: list[np.ndarray], batch_size: int = 8) -> np.ndarray:
         """(n, 192) unit-norm embeddings of n stretches of (T_i, 80) filter-bank frames.
 
         Stretches of equal length go through the network together (most windows over

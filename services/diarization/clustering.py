@@ -54,6 +54,11 @@ class CountRules:
     same_similarity: float = SAME_SIMILARITY
     min_eigengap: float = MIN_EIGENGAP
     min_speaker_s: float = MIN_SPEAKER_S
+    # Past two speakers, a partition whose every pair of clusters is distinct outright
+    # (centroid cosine below ``distinct_similarity``) needs no eigengap: for embeddings
+    # that separate voices that well (CAM++), a quiet third party's small cluster barely
+    # moves the spectrum.
+    outright_skips_eigengap: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,13 @@ def speakers_are_distinct(
     )
 
 
+def all_outright(embeddings: np.ndarray, labels: np.ndarray, rules: CountRules) -> bool:
+    """Is every pair of clusters two voices by similarity alone?"""
+    k = int(labels.max()) + 1
+    sims = centroids(embeddings, labels) @ centroids(embeddings, labels).T
+    return all(sims[a, b] < rules.distinct_similarity for a in range(k) for b in range(a + 1, k))
+
+
 def cluster(
     embeddings: np.ndarray,
     spans: Sequence[tuple[float, float]],
@@ -272,9 +284,10 @@ def cluster(
     )
     for k in range(k_min + 1, max_k + 1):
         estimate = spectra.estimate(k, k)
-        if k > 2 and estimate.eigengap < rules.min_eigengap:
-            break
         labels = spectra.labels(k, estimate.p)
+        outright = rules.outright_skips_eigengap and all_outright(embeddings, labels, rules)
+        if k > 2 and estimate.eigengap < rules.min_eigengap and not outright:
+            break
         if not speakers_are_distinct(embeddings, labels, spans, rules):
             break
         best = labels
