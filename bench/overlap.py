@@ -28,6 +28,8 @@ import numpy as np
 import soundfile as sf
 
 from bench.scoring import RENDER_DEFAULTS, ROOT
+from core.domain import Interval
+from core.metrics import overlap_time
 from samples.model import CallTruth
 
 CALLS = [
@@ -75,15 +77,11 @@ def analyze(path: Path, model: str, workdir: Path) -> tuple[dict[str, Any], floa
 
 
 def true_overlap(truth: CallTruth) -> float:
-    """Seconds in which two or more of the truth's turns run at once."""
-    edges = sorted([(t.start, 1) for t in truth.turns] + [(t.end, -1) for t in truth.turns])
-    active, last, total = 0, 0.0, 0.0
-    for t, delta in edges:
-        if active >= 2:
-            total += t - last
-        active += delta
-        last = t
-    return total
+    """Seconds in which two or more speakers of the truth talk at once (the metric's rule)."""
+    per_speaker: dict[str, list[Interval]] = {}
+    for t in truth.turns:
+        per_speaker.setdefault(t.speaker, []).append(Interval(t.start, t.end))
+    return overlap_time(per_speaker)
 
 
 def speaker_map(doc: dict[str, Any], truth: CallTruth) -> dict[str, str]:
