@@ -102,10 +102,6 @@ class CamPlusPlus:
 
                 self._module = torch.jit.load(str(self.path), map_location=self.device).eval()
 
-    def embed_frames(self, features: np.ndarray) -> np.ndarray:
-        """One (192,) unit-norm embedding of (T, 80) filter-bank frames."""
-        return self.embed_many([features])[0]
-
     def embed_many(self, stretches: list[np.ndarray], batch_size: int = 8) -> np.ndarray:
         """(n, 192) unit-norm embeddings of n stretches of (T_i, 80) filter-bank frames.
 

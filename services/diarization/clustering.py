@@ -242,7 +242,8 @@ def speakers_are_distinct(
 def all_outright(embeddings: np.ndarray, labels: np.ndarray, rules: CountRules) -> bool:
     """Is every pair of clusters two voices by similarity alone?"""
     k = int(labels.max()) + 1
-    sims = centroids(embeddings, labels) @ centroids(embeddings, labels).T
+    cents = centroids(embeddings, labels)
+    sims = cents @ cents.T
     return all(sims[a, b] < rules.distinct_similarity for a in range(k) for b in range(a + 1, k))
 
 

@@ -2,22 +2,20 @@
 
 1. **Segmentation.** segmentation-3.0 runs over 10 s chunks every ``step_s``; each chunk
    says, per 17 ms frame, which of up to three *local* speakers talk, two at once included.
-2. **Embeddings per stretch.** Each chunk is cut into sub-windows of ``unit_s``; every local
-   speaker active in a sub-window is a *unit*, embedded by CAM++ over its frames there
-   (statistics pooled over the frames where it talks alone; over all its frames when that
-   is too little). One CAM++ pass per chunk serves all its units. Sub-windows, rather than
-   whole chunks, because segmentation-3.0 sometimes keeps two similar voices on one local
-   speaker for several seconds (AMI dev01: 4.4-11.5 s); a shorter unit lets each voice
-   find its own cluster.
-3. **Clustering.** Units with enough clean speech are clustered agglomeratively (average
-   linkage, cosine distance); the count comes from a distance threshold, within the bounds
-   asked for; a cluster with less than ``min_speaker_s`` of speech is folded into its
-   nearest neighbour. Every unit then takes its nearest cluster, two local speakers of one
-   sub-window never the same (Hungarian assignment).
-4. **Reconstruction.** Per global frame, each cluster's activity is averaged over the
-   chunks that cover the frame, and the frame keeps as many clusters as the chunks say
-   speak there (their count, averaged and rounded): two at once is overlap, kept as
-   overlapping turns. A speaker's pauses under ``merge_gap_s`` are bridged.
+   Averaged over the chunks, that gives how many people talk in each frame.
+2. **Identity from clean windows.** Windows of ``window_s`` every ``hop_s`` where one voice
+   talks alone are embedded by CAM++ over their single-speaker frames only (CAM++ mixes
+   context across its input, and overlapped frames blur voices), then clustered with the
+   count rules of ``clustering.py`` (``CAMPP_RULES``).
+3. **Local speakers take the windows' labels.** Each chunk is cut into sub-windows of
+   ``unit_s``; every local speaker active in one is a *unit*, labelled by the clean windows
+   nearest its frames (Hungarian: two units of one sub-window never take the same speaker).
+   Sub-windows, rather than whole chunks, because segmentation-3.0 sometimes keeps two
+   similar voices on one local speaker for several seconds (AMI dev01).
+4. **Reconstruction.** A frame where one voice talks alone near a clean window takes that
+   window's speaker; the others rank the speakers by their units' activity averaged over
+   the chunks, and keep as many as talk there: two at once is overlap, kept as overlapping
+   turns. A speaker's pauses under ``merge_gap_s`` are bridged.
 """
 
 from __future__ import annotations
@@ -33,11 +31,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from core.domain import Diarization, Interval, SpeakerTurn
+from core.metrics import union
 
 from . import weights
-from .campplus import FRAME_SHIFT, CamPlusPlus, fbank
+from .campplus import DIMENSION, FRAME_SHIFT, CamPlusPlus, fbank
 from .clustering import CountRules, centroids, cluster
 from .segmentation import SAMPLE_RATE, Segmentation, frame_count, load_network, segment
+from .vad import mask_to_spans, merge_spans
 
 MIN_FBANK_FRAMES = 25  # a quarter second: fewer frames than this give no embedding
 MAX_CLUSTERED = 800  # windows clustered at most; the rest join the nearest centroid
@@ -74,8 +74,6 @@ class Unit:
     local: int
     first: int  # segmentation frames [first, last) of the chunk
     last: int
-    clean_s: float
-    active_s: float
 
 
 def make_units(seg: Segmentation, params: Params) -> list[Unit]:
@@ -85,32 +83,19 @@ def make_units(seg: Segmentation, params: Params) -> list[Unit]:
     if len(bounds) > 1 and frames - bounds[-1] < per_unit / 2:
         bounds.pop()  # a short tail joins the sub-window before it
     edges = [*bounds, frames]
-    alone = seg.activity.sum(axis=2) == 1
-    units = []
-    for c in range(len(seg.starts)):
-        for first, last in itertools.pairwise(edges):
-            for k in range(seg.activity.shape[2]):
-                active = seg.activity[c, first:last, k] > 0
-                if not active.any():
-                    continue
-                clean = active & alone[c, first:last]
-                units.append(
-                    Unit(
-                        c,
-                        k,
-                        first,
-                        last,
-                        float(clean.sum() * seg.grid.step),
-                        float(active.sum() * seg.grid.step),
-                    )
-                )
-    return units
+    return [
+        Unit(c, k, first, last)
+        for c in range(len(seg.starts))
+        for first, last in itertools.pairwise(edges)
+        for k in range(seg.activity.shape[2])
+        if seg.activity[c, first:last, k].any()
+    ]
 
 
 @dataclass(frozen=True)
 class Windows:
     spans: list[tuple[float, float]]
-    embeddings: np.ndarray  # (n, 192)
+    embeddings: np.ndarray  # (n, DIMENSION)
 
 
 def clean_windows(
@@ -141,7 +126,7 @@ def clean_windows(
         spans.append((float(t0), float(t0 + params.window_s)))
         stretches.append(features[frames])
     if not stretches:
-        return Windows([], np.zeros((0, 192), dtype=np.float32))
+        return Windows([], np.zeros((0, DIMENSION), dtype=np.float32))
     return Windows(spans, encoder.embed_many(stretches))
 
 
@@ -204,6 +189,8 @@ def label_units(
 
 def reconstruct(
     seg: Segmentation,
+    counts: np.ndarray,
+    step: float,
     units: list[Unit],
     unit_labels: np.ndarray,
     windows: Windows,
@@ -212,7 +199,8 @@ def reconstruct(
 ) -> list[SpeakerTurn]:
     """Who talks in each global frame, into turns (overlapping where two talk at once).
 
-    The chunks say how many talk (their counts averaged, rounded). A frame where one talks
+    ``counts``: how many talk in each frame of ``step`` (``segmentation.frame_count``). A
+    frame where one talks
     alone, near a clean window, takes that window's speaker (the most precise evidence of
     identity); the other frames rank the speakers by their units' activity averaged over
     the chunks (pyannote's reconstruction), and keep as many as talk.
@@ -220,7 +208,6 @@ def reconstruct(
     k = max(int(unit_labels.max()) + 1 if len(unit_labels) else 0, len(set(window_labels.tolist())))
     if k == 0:
         return []
-    counts, step = frame_count(seg)
     n = len(counts)
     score = np.zeros((n, k))
     weight = np.zeros(n)
@@ -251,7 +238,10 @@ def reconstruct(
     turns: list[SpeakerTurn] = []
     names = _names_by_first_appearance(active)
     for j in range(k):
-        for start, end in _runs(active[:, j], step, params.merge_gap_s, params.min_turn_s):
+        runs = merge_spans(mask_to_spans(active[:, j], step), params.merge_gap_s)
+        for start, end in runs:
+            if end - start < params.min_turn_s:
+                continue
             end = min(end, seg.duration)
             if end > start:
                 turns.append(SpeakerTurn(names[j], round(float(start), 3), round(float(end), 3)))
@@ -282,30 +272,6 @@ def _names_by_first_appearance(active: np.ndarray) -> dict[int, str]:
         for j in range(active.shape[1])
     ]
     return {j: f"S{rank + 1}" for rank, (_, j) in enumerate(sorted(firsts))}
-
-
-def _runs(mask: np.ndarray, step: float, gap_s: float, min_s: float) -> list[tuple[float, float]]:
-    padded = np.concatenate([[False], mask, [False]])
-    diff = np.diff(padded.astype(int))
-    starts, ends = np.flatnonzero(diff == 1), np.flatnonzero(diff == -1)
-    runs: list[list[float]] = []
-    for s, e in zip(starts * step, ends * step, strict=True):
-        if runs and s - runs[-1][1] <= gap_s:
-            runs[-1][1] = e
-        else:
-            runs.append([s, e])
-    return [(s, e) for s, e in runs if e - s >= min_s]
-
-
-def speech_of(turns: list[SpeakerTurn]) -> list[Interval]:
-    merged: list[Interval] = []
-    for t in sorted(turns, key=lambda t: t.start):
-        if merged and t.start <= merged[-1].end:
-            if t.end > merged[-1].end:
-                merged[-1] = Interval(merged[-1].start, t.end)
-        else:
-            merged.append(Interval(t.start, t.end))
-    return merged
 
 
 def cluster_windows(
@@ -389,8 +355,11 @@ class OverlapEngine:
         unit_labels = label_units(seg, units, windows, labels, params)
         if not (unit_labels >= 0).any() and not len(labels) and units:
             unit_labels = np.zeros(len(units), dtype=int)  # no clean window: one voice
-        turns = reconstruct(seg, units, unit_labels, windows, labels, params)
+        turns = reconstruct(seg, counts, step, units, unit_labels, windows, labels, params)
         speakers = sorted({t.speaker for t in turns}, key=lambda s: int(s[1:]))
         return Diarization(
-            turns=turns, speakers=speakers, method="segmentation", speech=speech_of(turns)
+            turns=turns,
+            speakers=speakers,
+            method="segmentation",
+            speech=union(Interval(t.start, t.end) for t in turns),
         )

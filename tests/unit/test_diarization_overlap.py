@@ -71,7 +71,9 @@ def test_overlap_comes_out_as_overlapping_turns():
     units = O.make_units(seg, params)
     labels = np.array([u.local for u in units])  # local speaker k is global speaker k
     empty = O.Windows([], np.zeros((0, 192), dtype=np.float32))
-    turns = O.reconstruct(seg, units, labels, empty, np.zeros(0, dtype=int), params)
+    counts, step = S.frame_count(seg)
+    no_labels = np.zeros(0, dtype=int)
+    turns = O.reconstruct(seg, counts, step, units, labels, empty, no_labels, params)
     spans = {t.speaker: (t.start, t.end) for t in turns}
     assert len(turns) == 2 and set(spans) == {"S1", "S2"}
     assert spans["S1"] == pytest.approx((1.0, 9.0), abs=0.1)
