@@ -145,10 +145,11 @@ class LocalDiarizer:
         return StageInfo(
             backend="local",
             engine=engines[mono],
-            model=(
-                f"silero-vad {_version('silero-vad')}"
-                + (", pyannote segmentation-3.0, CAM++" if mono == "segmentation" else "")
-                + f", resemblyzer {_version('resemblyzer')}"
+            model=f"silero-vad {_version('silero-vad')}, "
+            + (
+                "pyannote segmentation-3.0, CAM++"
+                if mono == "segmentation"
+                else f"resemblyzer {_version('resemblyzer')}"
             ),
             device=self.device,
             extra={"mode": self.mode, "mono": mono, "max_speakers": self.max_speakers},
@@ -224,7 +225,6 @@ class LocalDiarizer:
                     progress=report,
                 )
             else:
-                self._encoder.load()
                 result = self._by_clustering(audio.mono, options, max_speakers, report)
         except (InvalidInputError, StageError):
             raise

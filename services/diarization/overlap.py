@@ -309,9 +309,13 @@ class OverlapEngine:
         self._network: Any = None
         self._encoder: CamPlusPlus | None = None
         self._lock = threading.Lock()
+        self._available = False
 
     def available(self) -> bool:
-        return weights.available(self.cache_dir)
+        """Whether the weights are there or can be prepared; once true, not asked again
+        (it is read for every call: the diarizer's method depends on it)."""
+        self._available = self._available or weights.available(self.cache_dir)
+        return self._available
 
     @property
     def loaded(self) -> bool:
