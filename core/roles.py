@@ -9,8 +9,8 @@ the agent.
 A third (fourth...) speaker is on one side or the other: a supervisor or a second agent
 after a transfer is an agent; a relative the customer hands the phone to is a customer.
 Besides the phrases, what was said just before they first speak counts (an agent saying
-"let me get my supervisor", a customer saying "I'll put him on"), as does how they are
-addressed and what they say ("our technicians", "your account" against "my son").
+"let me get my supervisor", a customer saying "I'll put him on"), as does what they say
+("our technicians", "your account" against "my son"). How they are addressed is not read.
 """
 
 from __future__ import annotations
