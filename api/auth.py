@@ -2,7 +2,7 @@
 
 ``Viewer``, ``Analyst`` and ``Admin`` are annotated parameters: a route that takes one is
 refused (401 without valid credentials, 403 with too low a role) before its body runs, and
-gets the caller's :class:`~core.auth.Principal` for audit fields and rate limits. The
+gets the caller's :class:`~core.access.auth.Principal` for audit fields and rate limits. The
 schemes are declared to OpenAPI, so `/docs` has an "Authorize" button.
 """
 
@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.health import runtime_of
-from core.auth import AccessRole, Principal
+from core.access.auth import AccessRole, Principal
 
 bearer = HTTPBearer(
     auto_error=False,

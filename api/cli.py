@@ -17,9 +17,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from core.analysis.pipeline import AnalysisOptions
 from core.domain import ProgressEvent
 from core.errors import CallyticsError, InvalidInputError, ModelNotFoundError
-from core.pipeline import PIPELINE_STAGES, AnalysisOptions
+from core.stages import PROGRESS_ORDER, SERVED
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Call analytics, offline.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -59,7 +60,7 @@ class StageBars:
         self.progress = progress
         self.tasks: dict[str, TaskID] = {
             stage: progress.add_task(stage, total=1.0, start=False, status="")
-            for stage in PIPELINE_STAGES
+            for stage in PROGRESS_ORDER
         }
 
     def __call__(self, event: ProgressEvent) -> None:
@@ -98,7 +99,7 @@ def analyze(
     from dependency_injector import providers
 
     from bootstrap.container import build_container
-    from core.events import LocalEventBus
+    from core.jobs.events import LocalEventBus
 
     settings = _settings(asr_model=model)
     container = build_container(settings)
@@ -211,7 +212,7 @@ def serve(
     from bootstrap.container import build_container
     from bootstrap.settings import redacted
     from bootstrap.tracing import install_access_log_redaction, install_log_filter
-    from core.auth import check_bind
+    from core.access.auth import check_bind
 
     install_log_filter()  # log lines carry trace and job ids (tracing: create_app)
     install_access_log_redaction()  # no credentials from query strings in the access log
@@ -327,10 +328,10 @@ def stage(
     from bootstrap.tracing import install_log_filter, setup_tracing
 
     install_log_filter(logging.INFO)  # log lines carry trace and job ids
-    from services.grpc_server import METRICS_PORT_OFFSET, STAGES, default_port, serve_stage
+    from bootstrap.stage_process import METRICS_PORT_OFFSET, default_port, serve_stage
 
-    if name not in STAGES:
-        _fail_usage(f"No stage {name!r}: use one of {', '.join(STAGES)}.")
+    if name not in SERVED:
+        _fail_usage(f"No stage {name!r}: use one of {', '.join(SERVED)}.")
     settings = _settings()
     setup_tracing(settings, f"callytics-stage-{name}")
     port = port or default_port(name, settings)
@@ -432,7 +433,7 @@ def keys_create(
     ] = False,
 ) -> None:
     """Create an API key. It is printed once; only its SHA-256 is kept."""
-    from core.auth import AccessRole, hash_key, new_key
+    from core.access.auth import AccessRole, hash_key, new_key
 
     try:
         access = AccessRole.parse(role)
@@ -456,13 +457,11 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the keys (never the keys themselves): id, name, role, created, revoked, last used."""
-    from dataclasses import asdict
-
     from rich.table import Table
 
     keys = _key_store().list()
     if as_json:
-        sys.stdout.write(json.dumps([asdict(k) for k in keys], default=str, indent=2) + "\n")
+        sys.stdout.write(json.dumps([k.model_dump() for k in keys], default=str, indent=2) + "\n")
         return
     table = Table("id", "name", "role", "created", "revoked", "last used")
     for k in keys:
@@ -497,7 +496,7 @@ def token(
 ) -> None:
     """Sign a JWT with JWT_SECRET (for scripts and tests; an identity provider that signs
     with the same secret works the same way)."""
-    from core.auth import AccessRole, TokenCodec
+    from core.access.auth import AccessRole, TokenCodec
 
     settings = _settings()
     if not settings.jwt_secret:

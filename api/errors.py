@@ -84,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OSError)
     async def _disk(_request: Request, exc: OSError) -> JSONResponse:
         # A disk with no room while a body is spooled (the multipart parser's temporary file)
-        from core.jobs import AudioStore
+        from core.jobs.audio_store import AudioStore
 
         full = AudioStore.storage_full(exc)
         if full is None:

@@ -131,7 +131,7 @@ class UploadGate:
             await self.app(scope, receive, send)
             return
         from api.errors import error_body, headers_for, status_for
-        from core.auth import AccessRole
+        from core.access.auth import AccessRole
         from core.errors import CallyticsError
 
         try:

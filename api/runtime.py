@@ -2,6 +2,8 @@
 
 One :class:`Runtime` per process, created by the app's lifespan (or the worker) and shared by
 REST, GraphQL and the health routes, so there is no second code path for any of them.
+Endpoints take the services they use from it (``runtime.catalog``, ``runtime.categories``,
+``runtime.insights``, ``runtime.api_keys``, ...), never from the container or built inline.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ from typing import Any
 from sqlalchemy import text
 
 from bootstrap.container import Container
-from core.ratelimit import RateLimiter
+from core.access.ratelimit import RateLimiter
+from core.stages import OPTIONAL_SERVED, REQUIRED_SERVED
 
 log = logging.getLogger(__name__)
-
-REQUIRED_STAGES = ("diarization", "asr")
-OPTIONAL_STAGES = ("sentiment", "embedding", "llm")
 
 
 @dataclass
@@ -61,14 +61,17 @@ class Runtime:
         self.service = container.analysis()
         self.queue = container.job_queue()
         self.catalog = container.catalog()
+        self.insights = container.insights()
+        self.categories = container.categories()
+        self.api_keys = container.api_keys()
         self.search = container.search()
         self.cache = container.cache()
         self.metrics = container.metrics()
         self.auth = container.authenticator()
         self.limiter = RateLimiter(self._limits())
         self.stages: dict[str, StageState] = {
-            name: StageState(name, name in REQUIRED_STAGES)
-            for name in (*REQUIRED_STAGES, *OPTIONAL_STAGES)
+            name: StageState(name, name in REQUIRED_SERVED)
+            for name in (*REQUIRED_SERVED, *OPTIONAL_SERVED)
         }
         self._loader: asyncio.Task[None] | None = None
         self._redis: Any = None

@@ -13,11 +13,12 @@ from typing import Protocol
 
 from api.errors import UploadTooLargeError
 from api.runtime import Runtime
-from core.auth import LOCAL_ADMIN, Principal
+from core.access.auth import LOCAL_ADMIN, Principal
+from core.analysis.pipeline import AnalysisOptions
 from core.errors import InvalidInputError
-from core.events import JobEvent
-from core.jobs import AudioStore, JobHandle
-from core.pipeline import AnalysisOptions
+from core.jobs.audio_store import AudioStore
+from core.jobs.events import JobEvent
+from core.jobs.service import JobHandle
 
 CHUNK = 1 << 20
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from bootstrap.container import build_container
 from bootstrap.settings import Settings
-from services.grpc_server import STAGES
+from core.stages import SERVED as STAGES
 from tests.support.processes import StageProcess, child_env, free_port
 
 

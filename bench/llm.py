@@ -4,7 +4,7 @@
 
 bench/llm_eval/*.jsonl holds 64 call transcripts with gold labels (bench/llm_eval/README.md);
 none of them was read to write a prompt or a rule. Each call becomes a Conversation as the
-pipeline would give it to the analyzer: roles by the content rules (core/roles.py), sentiment
+pipeline would give it to the analyzer: roles by the content rules (core/analysis/speaker_roles.py), sentiment
 by the sentiment stage (SENTIMENT_MODEL, the learned head), times from the word count at
 150 words a minute. Then, per provider, every field is scored against the gold labels:
 
@@ -37,12 +37,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.analysis.qa import DEFAULT_SCORECARD, QAScorer
+from core.analysis.speaker_roles import assign_roles
 from core.domain import Conversation, Role, SentimentLabel, Speaker, Utterance
-from core.qa import DEFAULT_SCORECARD, QAScorer
-from core.roles import assign_roles
-from services.llm.local import analyze_conversation
 from services.llm.parsing import ModelReply
 from services.llm.qa import document_of
+from services.llm.rules_analyzer import analyze_conversation
 
 EVAL_DIR = Path(__file__).resolve().parent / "llm_eval"
 WORDS_PER_S = 2.5

@@ -28,8 +28,8 @@ import numpy as np
 import soundfile as sf
 
 from bench.scoring import RENDER_DEFAULTS, ROOT
+from core.analysis.conversation import overlap_time
 from core.domain import Interval
-from core.metrics import overlap_time
 from samples.model import CallTruth
 
 CALLS = [

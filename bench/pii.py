@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.pii import find
+from core.analysis.pii import find
 from samples.pii import HARD, labelled_set, score
 
 LEAKS = ("4572", "1234", "5678", "9012", "555", "213", "4769")

@@ -6,7 +6,7 @@ Fills a throwaway SQLite file and a throwaway PostgreSQL database (created on th
 that ``--database-url`` names, dropped afterwards) with random L2-normalised 384-d utterance
 vectors, 50 to a call, in bulk inserts. Then, for every backend the database offers:
 
-* cold load: a new :class:`core.search.SemanticSearch` until ``warm()`` returns;
+* cold load: a new :class:`core.calls.search.SemanticSearch` until ``warm()`` returns;
 * query latency over ``--queries`` searches for k=10 (the query vectors are precomputed, so
   this is the search alone; the real model's embedding time is measured on its own);
 * pick-up: the first search after another connection inserted 1,000 rows (20 calls), and
@@ -30,10 +30,10 @@ import numpy as np
 from sqlalchemy import delete, insert, text
 from sqlalchemy.engine import make_url
 
+from core.calls.search import SemanticSearch, pgvector_available
 from core.domain import StageInfo
 from core.persistence.database import Database
 from core.persistence.models import CallRow, UtteranceRow
-from core.search import SemanticSearch, pgvector_available
 
 DIM = 384
 PER_CALL = 50

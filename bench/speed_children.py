@@ -151,8 +151,8 @@ async def child_peer(spec: dict[str, Any]) -> dict[str, Any]:
 
 async def child_throughput(spec: dict[str, Any]) -> dict[str, Any]:
     from bootstrap.container import build_container
+    from core.jobs.queue import LocalJobQueue
     from core.persistence.repositories import JobRepository
-    from core.queue import LocalJobQueue
 
     audio = Path(spec["audio"])
     results = []

@@ -15,19 +15,30 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from bootstrap.settings import Settings, get_settings
-from core.auth import ApiKeyStore
-from core.catalog import CallCatalog
-from core.categories import CategoryTagger
+from core.access.auth import ApiKeyStore
+from core.adapters.redis_events import build_event_bus
+from core.analysis.pipeline import CallPipeline
+from core.calls.catalog import CallCatalog
+from core.calls.insights import Insights
+from core.categories.store import CategoryStore, CategoryTagger
 from core.errors import CallyticsError
-from core.events import build_event_bus
-from core.insights import Insights
-from core.jobs import AnalysisService, AudioStore
+from core.jobs.audio_store import AudioStore
+from core.jobs.service import AnalysisService
 from core.persistence.database import Database
-from core.pipeline import CallPipeline
 
 
-def _mode(flag: bool) -> str:
-    return "grpc" if flag else "local"
+def _mode(settings: Settings, stage: str) -> str:
+    return "grpc" if getattr(settings, f"use_{stage}_ms") else "local"
+
+
+def _switchable(stage: str, settings: Any, local: Any) -> providers.Selector:  # type: ignore[type-arg]
+    """``stage``'s engine: ``local`` (built on first use), or its gRPC client when
+    ``USE_<STAGE>_MS`` is set (which keeps a way to ``local`` with FAILOVER_TO_LOCAL)."""
+    return providers.Selector(
+        providers.Callable(_mode, settings, stage),
+        local=local,
+        grpc=providers.Singleton(_grpc_client, stage, settings, local.provider),
+    )
 
 
 def _grpc_client(stage: str, settings: Settings, local: Callable[[], Any]) -> Any:
@@ -74,7 +85,7 @@ def _isolated_decoder(settings: Settings) -> Any:
 
 
 def _cache(settings: Settings, database: Database) -> Any:
-    from core.cache import TieredCache
+    from core.adapters.cache import TieredCache
 
     return TieredCache(
         memory_ttl_s=settings.cache_ttl_s,
@@ -85,25 +96,25 @@ def _cache(settings: Settings, database: Database) -> Any:
 
 
 def _document_cache(cache: Any) -> Any:
-    from core.cache import CallDocumentCache
+    from core.adapters.cache import CallDocumentCache
 
     return CallDocumentCache(cache)
 
 
 def _cached_embedder(embedder: Any, cache: Any) -> Any:
-    from core.cache import CachingEmbedder
+    from core.adapters.cache import CachingEmbedder
 
     return CachingEmbedder(embedder, cache)
 
 
 def _cached_analyzer(analyzer: Any, cache: Any) -> Any:
-    from core.cache import CachingAnalyzer
+    from core.adapters.cache import CachingAnalyzer
 
     return CachingAnalyzer(analyzer, cache)
 
 
 def _authenticator(settings: Settings, keys: Any) -> Any:
-    from core.auth import Authenticator, TokenCodec, parse_static_keys
+    from core.access.auth import Authenticator, TokenCodec, parse_static_keys
 
     return Authenticator(
         keys=keys,
@@ -115,13 +126,13 @@ def _authenticator(settings: Settings, keys: Any) -> Any:
 
 
 def _metrics(cache: Any) -> Any:
-    from api.metrics import Metrics
+    from bootstrap.prometheus import Metrics
 
     return Metrics(cache)
 
 
 def _search(database: Database, embedder: Any, settings: Settings) -> Any:
-    from core.search import SemanticSearch
+    from core.calls.search import SemanticSearch
 
     return SemanticSearch(database, embedder, backend=settings.search_backend)
 
@@ -150,7 +161,7 @@ def _analysis(
         retry_delay_s=settings.job_retry_delay_s,
         # A stored, changed or deleted call: drop its cached document and search vectors.
         listeners=[document_cache.invalidate, search.invalidate],
-        # Job counts and durations (api/metrics.py); each new call's custom categories.
+        # Job counts and durations (bootstrap/prometheus.py); each new call's custom categories.
         observers=[metrics, CategoryTagger(database)],
         qa=_qa_scorer(settings),
     )
@@ -159,7 +170,7 @@ def _analysis(
 def _qa_scorer(settings: Settings) -> Any:
     """The QA checklist (QA_SCORECARD or the default), judged by the model the analysis uses
     (a server or the local model) when there is one, by rules otherwise."""
-    from core.qa import QAScorer, Scorecard
+    from core.analysis.qa import QAScorer, Scorecard
     from services.llm.openai_analyzer import parse_fields
 
     judge: Any = None
@@ -195,7 +206,8 @@ def _llama_runtime(settings: Settings) -> Any:
 
 
 def _job_queue(settings: Settings, analysis: AnalysisService) -> Any:
-    from core.queue import ArqJobQueue, LocalJobQueue
+    from core.adapters.arq_queue import ArqJobQueue
+    from core.jobs.queue import LocalJobQueue
 
     if settings.job_backend == "arq":
         if not settings.redis_url:
@@ -269,6 +281,16 @@ def _analyzer(settings: Settings) -> Any:
     )
 
 
+#: The container's provider of each served stage's engine (core/stages.py SERVED).
+ENGINES = {
+    "diarization": "diarizer",
+    "asr": "transcriber",
+    "sentiment": "sentiment",
+    "embedding": "embedder",
+    "llm": "analyzer",
+}
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(get_settings)
 
@@ -278,37 +300,18 @@ class Container(containers.DeclarativeContainer):
     prober = providers.Singleton(_prober, settings)
     event_bus = providers.Singleton(build_event_bus, settings.provided.redis_url)
 
+    # One engine per served stage (core/stages.py): in-process, or the stage's gRPC client.
     local_diarizer = providers.Singleton(_diarizer, settings)
-    diarizer = providers.Selector(
-        providers.Callable(_mode, settings.provided.use_diarization_ms),
-        local=local_diarizer,
-        grpc=providers.Singleton(_grpc_client, "diarization", settings, local_diarizer.provider),
-    )
+    diarizer = _switchable("diarization", settings, local_diarizer)
     local_transcriber = providers.Singleton(_transcriber, settings)
-    transcriber = providers.Selector(
-        providers.Callable(_mode, settings.provided.use_asr_ms),
-        local=local_transcriber,
-        grpc=providers.Singleton(_grpc_client, "asr", settings, local_transcriber.provider),
-    )
+    transcriber = _switchable("asr", settings, local_transcriber)
     local_embedder = providers.Singleton(_embedder, settings)
-    embedder = providers.Selector(
-        providers.Callable(_mode, settings.provided.use_embedding_ms),
-        local=local_embedder,
-        grpc=providers.Singleton(_grpc_client, "embedding", settings, local_embedder.provider),
-    )
+    embedder = _switchable("embedding", settings, local_embedder)
     # The learned head reads sentence vectors from the in-process model (shared).
     local_sentiment = providers.Singleton(_sentiment, settings, local_embedder)
-    sentiment = providers.Selector(
-        providers.Callable(_mode, settings.provided.use_sentiment_ms),
-        local=local_sentiment,
-        grpc=providers.Singleton(_grpc_client, "sentiment", settings, local_sentiment.provider),
-    )
+    sentiment = _switchable("sentiment", settings, local_sentiment)
     local_analyzer = providers.Singleton(_analyzer, settings)
-    analyzer = providers.Selector(
-        providers.Callable(_mode, settings.provided.use_llm_ms),
-        local=local_analyzer,
-        grpc=providers.Singleton(_grpc_client, "llm", settings, local_analyzer.provider),
-    )
+    analyzer = _switchable("llm", settings, local_analyzer)
 
     api_keys = providers.Singleton(ApiKeyStore, database)
     authenticator = providers.Singleton(_authenticator, settings, api_keys)
@@ -317,6 +320,7 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(_metrics, cache)
     catalog = providers.Singleton(CallCatalog, database, document_cache=document_cache)
     insights = providers.Singleton(Insights, database)
+    categories = providers.Singleton(CategoryStore, database)
     search = providers.Singleton(_search, database, embedder, settings)
 
     pipeline = providers.Singleton(
@@ -344,6 +348,11 @@ class Container(containers.DeclarativeContainer):
         metrics,
     )
     job_queue = providers.Singleton(_job_queue, settings, analysis)
+
+
+def local_engine(container: Container, stage: str) -> Any:
+    """The in-process engine of ``stage``, whatever the USE_<STAGE>_MS flags say."""
+    return getattr(container, ENGINES[stage]).providers["local"]()
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = 2
 
     # --- qa ------------------------------------------------------------------------
-    # A JSON scorecard (core/qa.py); unset: the default checklist. Scored by the
+    # A JSON scorecard (core/analysis/qa.py); unset: the default checklist. Scored by the
     # model the analysis uses (LLM_PROVIDER: a server or the local model), by rules otherwise.
     qa_scorecard: Path | None = None
 

@@ -101,7 +101,7 @@ class TraceContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = trace.get_current_span().get_span_context()
         record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
-        jobs = sys.modules.get("core.jobs")  # not imported (a stage server): no job here
+        jobs = sys.modules.get("core.jobs.service")  # not imported (a stage server): no job here
         record.job_id = (jobs.current_job_id.get() if jobs else None) or "-"
         return True
 

@@ -2,7 +2,7 @@
 
 Scale-out mode (``REDIS_URL`` + ``JOB_BACKEND=arq``): the API enqueues job ids; each worker
 builds the same container as the API, loads the models once, and runs
-:meth:`core.jobs.AnalysisService.execute` for each job. Progress goes to the job table and,
+:meth:`core.jobs.service.AnalysisService.execute` for each job. Progress goes to the job table and,
 over Redis pub/sub, to whichever API process holds the subscription. arq re-delivers a job
 whose worker died once its lease (``ARQ_JOB_TIMEOUT_S``) expires; ``execute`` never stores a
 call twice, because the call and the job's success are committed together.
@@ -20,8 +20,8 @@ from typing import Any
 
 from bootstrap.container import Container, build_container
 from bootstrap.settings import Settings
+from core.adapters.arq_queue import ARQ_FUNCTION, REDIS_ERRORS, context_from
 from core.errors import CallyticsError, DatabaseUnavailableError, JobDeferred
-from core.queue import ARQ_FUNCTION, REDIS_ERRORS, context_from
 
 log = logging.getLogger(__name__)
 # A job that met an unreachable database is handed back to arq and tried again after this.

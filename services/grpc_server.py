@@ -13,8 +13,6 @@ import asyncio
 import importlib
 import inspect
 import logging
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
@@ -23,7 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import Counter, Histogram
 
-from core.auth import AccessRole, Authenticator, TokenCodec, check_bind, parse_static_keys
+from core.access.auth import AccessRole, Authenticator, TokenCodec, parse_static_keys
 from core.errors import (
     CallyticsError,
     ForbiddenError,
@@ -31,13 +29,11 @@ from core.errors import (
     ModelNotFoundError,
     UnauthorizedError,
 )
-from core.ports import close_stage
+from core.stages import SERVED
 from shared.stubs.channel import CHANNEL_OPTIONS, ERROR_CODE_KEY, ERROR_HINT_KEY
 
 log = logging.getLogger(__name__)
 
-STAGES = ("diarization", "asr", "sentiment", "embedding", "llm")
-METRICS_PORT_OFFSET = 1000  # a stage's metrics: its gRPC port + 1000 (asr 50052 -> 51052)
 
 STAGE_REQUESTS = Counter(
     "callytics_stage_requests",
@@ -277,8 +273,8 @@ class StageServer:
         """``add_to_server(engine, server)`` registers the servicer and returns its full
         name; by default that of ``services/<stage>/server.py``. With an ``authenticator``
         that is on, every call but health checks must carry credentials."""
-        if stage not in STAGES:
-            raise InvalidInputError(f"No stage {stage!r}.", f"Use one of {', '.join(STAGES)}.")
+        if stage not in SERVED:
+            raise InvalidInputError(f"No stage {stage!r}.", f"Use one of {', '.join(SERVED)}.")
         self.stage = stage
         self.engine = engine
         from opentelemetry.instrumentation.grpc import aio_server_interceptor
@@ -316,76 +312,3 @@ class StageServer:
     async def stop(self, grace_s: float = 5.0) -> None:
         await self._set(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace_s)
-
-
-def default_port(stage: str, settings: Any) -> int:
-    """The port of the stage's default target (``<STAGE>_GRPC_TARGET``), e.g. 50052 for asr."""
-    target = str(getattr(settings, f"{stage}_grpc_target")).split(",")[0]
-    return int(target.rsplit(":", 1)[-1])
-
-
-def run(stage: str) -> None:
-    """``python -m services.<stage>``: the same as ``callytics stage <stage>``."""
-    from api.cli import app
-
-    app(["stage", stage, *sys.argv[1:]])
-
-
-def local_engine(stage: str, settings: Any) -> Any:
-    """The in-process engine of ``stage``, whatever the USE_<STAGE>_MS flags say."""
-    from bootstrap.container import build_container
-
-    container = build_container(settings)
-    selectors = {
-        "diarization": container.diarizer,
-        "asr": container.transcriber,
-        "sentiment": container.sentiment,
-        "embedding": container.embedder,
-        "llm": container.analyzer,
-    }
-    return selectors[stage].providers["local"]()
-
-
-def start_metrics_server(host: str, port: int) -> Any:
-    """Serve this process's metrics over HTTP (``port`` 0: not at all); returns the server."""
-    if not port:
-        return None
-    from prometheus_client import start_http_server
-
-    try:
-        server, _thread = start_http_server(port, addr=host)
-    except OSError as exc:  # the stage still serves; say why it has no /metrics
-        log.warning("no /metrics: port %d: %s; pass another --metrics-port", port, exc)
-        return None
-    log.info("metrics on http://%s:%d/metrics", host, port)
-    return server
-
-
-async def serve_stage(
-    stage: str,
-    settings: Any,
-    *,
-    host: str,
-    port: int,
-    grace_s: float | None = None,
-    metrics_port: int = 0,
-    allow_open: bool = False,
-) -> None:
-    """Run until SIGTERM/SIGINT (`callytics stage` and `python -m services.<stage>`)."""
-    authenticator = stage_authenticator(settings)
-    log.info("%s stage: %s", stage, check_bind([host], authenticator, allow_open=allow_open))
-    engine = local_engine(stage, settings)
-    server = StageServer(stage, engine, host=host, port=port, authenticator=authenticator)
-    metrics = start_metrics_server(host, metrics_port)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await server.start()
-    await stopping.wait()
-    grace = settings.grpc_shutdown_grace_s if grace_s is None else grace_s
-    log.info("%s stage stopping (grace %.0f s)", stage, grace)
-    await server.stop(grace)
-    await close_stage(engine)  # what the engine holds open (the local LLM's server)
-    if metrics is not None:
-        metrics.shutdown()

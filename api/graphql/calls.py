@@ -1,133 +1,52 @@
-"""GraphQL types for a stored call: the SPEC section 3 document, field for field."""
+"""GraphQL types for a stored call: the SPEC section 3 document, derived from its model
+(core/analysis/schema.py) with strawberry's pydantic integration (api/graphql/derived.py).
+The descriptions given here are GraphQL's where they are not the model's (OpenAPI's)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.experimental.pydantic.conversion import convert_pydantic_model_to_strawberry_class
 from strawberry.scalars import JSON
 
-
-@strawberry.enum(description="Who a speaker is in the call.")
-class Role(Enum):
-    AGENT = "agent"
-    CUSTOMER = "customer"
-    UNKNOWN = "unknown"
+import api.graphql.enums  # noqa: F401  (registers the enums of the models' fields first)
+from api.graphql.derived import derived_type, from_model
+from core.analysis import schema
 
 
-@strawberry.enum(description="The tone of an utterance, or of a customer over a whole call.")
-class SentimentLabel(Enum):
-    POSITIVE = "positive"
-    NEUTRAL = "neutral"
-    NEGATIVE = "negative"
-
-
-@strawberry.enum(description="Whether the customer's issue was resolved.")
-class Resolution(Enum):
-    RESOLVED = "resolved"
-    UNRESOLVED = "unresolved"
-    UNKNOWN = "unknown"
-
-
-def parse_time(value: str | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
-@strawberry.type(description="The recording as decoded.")
+@derived_type(schema.AudioInfo, "The recording as decoded.")
 class AudioInfo:
-    duration_s: float
-    sample_rate: int
-    channels: int
-    codec: str
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AudioInfo:
-        return cls(
-            duration_s=d["duration_s"],
-            sample_rate=d["sample_rate"],
-            channels=d["channels"],
-            codec=d["codec"],
-        )
+    pass
 
 
-@strawberry.type(description="One diarized speaker and their conversation statistics.")
+@derived_type(
+    schema.Speaker,
+    "One diarized speaker and their conversation statistics.",
+    {"channel": "Stereo channel, null for mono calls.", "sentiment_mean": None},
+)
 class Speaker:
-    id: str
-    role: Role
-    channel: int | None = strawberry.field(description="Stereo channel, null for mono calls.")
-    talk_time_s: float
-    talk_ratio: float
-    words_per_minute: float | None
-    interruptions: int
-    sentiment_mean: float | None
-    loudness_dbfs: float | None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Speaker:
-        return cls(
-            id=d["id"],
-            role=Role(d["role"]),
-            channel=d.get("channel"),
-            talk_time_s=d["talk_time_s"],
-            talk_ratio=d["talk_ratio"],
-            words_per_minute=d.get("words_per_minute"),
-            interruptions=d["interruptions"],
-            sentiment_mean=d.get("sentiment_mean"),
-            loudness_dbfs=d.get("loudness_dbfs"),
-        )
+    pass
 
 
-@strawberry.type(description="A word with its timing (seconds) and recognition probability.")
+@derived_type(schema.Word, "A word with its timing (seconds) and recognition probability.")
 class Word:
-    word: str
-    start: float
-    end: float
-    probability: float | None
+    pass
 
 
-@strawberry.type(description="Sentiment of one utterance: a label and a score in -1..1.")
+@derived_type(schema.Sentiment, "Sentiment of one utterance: a label and a score in -1..1.")
 class Sentiment:
-    label: SentimentLabel
-    score: float
+    pass
 
 
-@strawberry.type(description="One turn of one speaker, with its words and sentiment.")
+@derived_type(
+    schema.Utterance,
+    "One turn of one speaker, with its words and sentiment.",
+    {"sentiment": "Null when the sentiment stage was unavailable."},
+)
 class Utterance:
-    index: int
-    speaker: str
-    role: Role
-    start: float
-    end: float
-    text: str
-    sentiment: Sentiment | None = strawberry.field(
-        description="Null when the sentiment stage was unavailable."
-    )
-    words: list[Word]
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Utterance:
-        sentiment = d.get("sentiment")
-        return cls(
-            index=d["index"],
-            speaker=d["speaker"],
-            role=Role(d.get("role") or "unknown"),
-            start=d["start"],
-            end=d["end"],
-            text=d["text"],
-            sentiment=(
-                Sentiment(label=SentimentLabel(sentiment["label"]), score=sentiment["score"])
-                if sentiment
-                else None
-            ),
-            words=[
-                Word(
-                    word=w["word"], start=w["start"], end=w["end"], probability=w.get("probability")
-                )
-                for w in d.get("words") or []
-            ],
-        )
+    pass
 
 
 @strawberry.type(description="Mean utterance sentiment per speaker role in each call quarter.")
@@ -135,57 +54,39 @@ class SentimentByQuarter:
     agent: list[float | None]
     customer: list[float | None]
 
-
-@strawberry.type(description="Conversation metrics (definitions in the SPEC, section 4).")
-class Metrics:
-    talk_time_s: float
-    non_talk_time_s: float
-    silence_ratio: float
-    longest_silence_s: float
-    overlap_s: float
-    interruptions: int
-    agent_talk_ratio: float | None
-    mean_response_latency_s: float | None
-    sentiment_by_quarter: SentimentByQuarter
-    customer_sentiment_trend: float | None = strawberry.field(
-        description="Slope of the customer's sentiment over the call; positive: improving."
-    )
-    interruption_utterances: list[int] = strawberry.field(
-        description="Indexes of the utterances that interrupt, in time order (empty for a "
-        "call analysed before they were listed)."
-    )
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Metrics:
-        quarters = d.get("sentiment_by_quarter") or {}
-        return cls(
-            talk_time_s=d["talk_time_s"],
-            non_talk_time_s=d["non_talk_time_s"],
-            silence_ratio=d["silence_ratio"],
-            longest_silence_s=d["longest_silence_s"],
-            overlap_s=d["overlap_s"],
-            interruptions=d["interruptions"],
-            agent_talk_ratio=d.get("agent_talk_ratio"),
-            mean_response_latency_s=d.get("mean_response_latency_s"),
-            sentiment_by_quarter=SentimentByQuarter(
-                agent=list(quarters.get("agent") or []),
-                customer=list(quarters.get("customer") or []),
-            ),
-            customer_sentiment_trend=d.get("customer_sentiment_trend"),
-            interruption_utterances=list(d.get("interruption_utterances") or []),
+    @staticmethod
+    def from_pydantic(
+        quarters: dict[str, list[float | None]], extra: dict[str, Any] | None = None
+    ) -> SentimentByQuarter:
+        """From the model's ``sentiment_by_quarter`` (a dict, as REST has it)."""
+        return SentimentByQuarter(
+            agent=list(quarters.get("agent") or []), customer=list(quarters.get("customer") or [])
         )
 
 
-@strawberry.type(description="Whether the call turned confrontational, and where.")
+@derived_type(
+    schema.Metrics,
+    "Conversation metrics (definitions in the SPEC, section 4).",
+    {
+        "sentiment_by_quarter": None,
+        "customer_sentiment_trend": "Slope of the customer's sentiment over the call; "
+        "positive: improving.",
+        "interruption_utterances": "Indexes of the utterances that interrupt, in time order "
+        "(empty for a call analysed before they were listed).",
+    },
+)
+class Metrics:
+    sentiment_by_quarter: SentimentByQuarter  # a dict in the model, as REST has it
+
+
+@derived_type(schema.Conflict, "Whether the call turned confrontational, and where.")
 class Conflict:
-    detected: bool
-    evidence: list[int] = strawberry.field(description="Indexes of the utterances that show it.")
+    pass
 
 
-@strawberry.type(description="Profane words found in one utterance.")
+@derived_type(schema.Profanity, "Profane words found in one utterance.")
 class Profanity:
-    utterance: int
-    words: list[str]
+    pass
 
 
 @strawberry.type(description="Which answered one analysis field: the model or the rules.")
@@ -193,47 +94,41 @@ class FieldSource:
     field: str
     source: str
 
+    @staticmethod
+    def from_pydantic(pair: tuple[str, str], extra: dict[str, Any] | None = None) -> FieldSource:
+        """From one item of the model's ``sources`` (a dict, as REST has it)."""
+        field, source = pair
+        return FieldSource(field=field, source=source)
 
-@strawberry.type(description="What the call was about and how it ended (a model or rules).")
+
+@derived_type(
+    schema.Analysis,
+    "What the call was about and how it ended (a model or rules).",
+    {
+        "provider": "`rules`, `llama:<model>` (the local model) or `openai:<model>`.",
+        "sources": "Which answered each field: `model` or `rules`.",
+    },
+)
 class Analysis:
-    summary: str
-    topics: list[str]
-    reason: str
-    resolution: Resolution
-    conflict: Conflict
-    profanity: list[Profanity]
-    action_items: list[str]
-    provider: str = strawberry.field(
-        description="`rules`, `llama:<model>` (the local model) or `openai:<model>`."
-    )
-    model: str = strawberry.field(description="The model's name; empty for rules.")
-    sources: list[FieldSource] = strawberry.field(
-        description="Which answered each field: `model` or `rules`."
-    )
+    sources: list[FieldSource]  # a dict in the model (field -> source), as REST has it
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Analysis:
-        conflict = d.get("conflict") or {}
-        return cls(
-            summary=d.get("summary") or "",
-            topics=list(d.get("topics") or []),
-            reason=d.get("reason") or "",
-            resolution=Resolution(d.get("resolution") or "unknown"),
-            conflict=Conflict(
-                detected=bool(conflict.get("detected")),
-                evidence=list(conflict.get("evidence") or []),
-            ),
-            profanity=[
-                Profanity(utterance=p["utterance"], words=list(p["words"]))
-                for p in d.get("profanity") or []
-            ],
-            action_items=list(d.get("action_items") or []),
-            provider=d.get("provider") or "",
-            model=d.get("model") or "",
-            sources=[FieldSource(field=k, source=v) for k, v in (d.get("sources") or {}).items()],
+    @staticmethod
+    def from_pydantic(instance: schema.Analysis, extra: dict[str, Any] | None = None) -> Analysis:
+        """strawberry's own conversion (the one its default ``from_pydantic`` runs), over
+        the items of ``sources`` rather than its keys: see FieldSource.from_pydantic."""
+        listed = instance.model_copy(update={"sources": list(instance.sources.items())})
+        converted: Analysis = convert_pydantic_model_to_strawberry_class(
+            Analysis, model_instance=listed, extra=extra
         )
+        return converted
 
 
+# Declared by hand rather than derived from schema.CallDocument: GraphQL orders its fields
+# otherwise (`language` before `audio`; `durationS`, which the document lacks, after
+# `status`; `agent`, `qa`, `redaction` last), and strawberry's pydantic integration keeps the
+# model's order and puts a field the model lacks first. It also has `stages`, `qa` and
+# `redaction` as JSON, and its own descriptions. The types of its fields are derived (but
+# SentimentByQuarter and FieldSource, GraphQL's shapes of two dicts of the model).
 @strawberry.type(description="An analysed call: the same document as `GET /v1/calls/{id}`.")
 class Call:
     id: strawberry.ID
@@ -270,23 +165,24 @@ class Call:
     )
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> Call:
-        analysis = doc.get("analysis")
+    def from_document(cls, doc: schema.CallDocument) -> Call:
         return cls(
-            id=strawberry.ID(doc["id"]),
-            filename=doc["filename"],
-            created_at=parse_time(doc["created_at"]),
-            status=doc.get("status") or "succeeded",
-            duration_s=doc["audio"]["duration_s"],
-            language=doc.get("language") or "",
-            audio=AudioInfo.from_dict(doc["audio"]),
-            speakers=[Speaker.from_dict(s) for s in doc.get("speakers") or []],
-            utterances=[Utterance.from_dict(u) for u in doc.get("utterances") or []],
-            metrics=Metrics.from_dict(doc["metrics"]),
-            analysis=Analysis.from_dict(analysis) if analysis else None,
-            stages=JSON(doc.get("stages") or {}),
-            warnings=list(doc.get("warnings") or []),
-            redaction=JSON(doc["redaction"]) if doc.get("redaction") else None,
-            qa=JSON(doc["qa"]) if doc.get("qa") else None,
-            agent=doc.get("agent"),
+            id=strawberry.ID(doc.id),
+            filename=doc.filename,
+            created_at=doc.created_at,
+            status=doc.status,
+            duration_s=doc.audio.duration_s,
+            language=doc.language,
+            audio=from_model(AudioInfo, doc.audio),
+            speakers=[from_model(Speaker, s) for s in doc.speakers],
+            utterances=[from_model(Utterance, u) for u in doc.utterances],
+            metrics=from_model(Metrics, doc.metrics),
+            analysis=None if doc.analysis is None else from_model(Analysis, doc.analysis),
+            stages=JSON(doc.stages),
+            warnings=list(doc.warnings),
+            agent=doc.agent,
+            qa=None if doc.qa is None else JSON(doc.qa.model_dump(mode="json")),
+            redaction=(
+                None if doc.redaction is None else JSON(doc.redaction.model_dump(mode="json"))
+            ),
         )

@@ -1,4 +1,4 @@
-"""Custom categories over GraphQL: thin types over :mod:`core.categories`.
+"""Custom categories over GraphQL: thin types over :mod:`core.categories.rules`.
 
 The same rules and the same store as REST (``/v1/categories``); conditions travel as JSON
 in the shape REST takes and are validated by the same model.
@@ -7,52 +7,37 @@ in the shape REST takes and are validated by the same model.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.context import Info, principal_of, runtime_of
-from core.auth import AccessRole
-from core.categories import Category as CategoryData
-from core.categories import CategoryStore, parse_rule
+from api.graphql.derived import derived_type, from_model
+from api.rest.categories import ApplyOut, CategoryOut
+from core.access.auth import AccessRole
+from core.categories.rules import parse_rule
+from core.categories.store import Category as CategoryData
 from core.errors import NotFoundError
 
 
-@strawberry.type(description="A custom category: a rule whose conditions must all hold.")
+@derived_type(
+    CategoryOut,
+    "A custom category: a rule whose conditions must all hold.",
+    {"conditions": "The conditions, as REST's /v1/categories takes them."},
+)
 class Category:
     id: strawberry.ID
-    name: str
-    description: str
-    conditions: JSON = strawberry.field(
-        description="The conditions, as REST's /v1/categories takes them."
-    )
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime
-    calls: int = strawberry.field(description="Stored calls tagged with it now.")
-
-    @classmethod
-    def from_data(cls, c: CategoryData) -> Category:
-        return cls(
-            id=strawberry.ID(c.id),
-            name=c.name,
-            description=c.description,
-            conditions=JSON(c.conditions),
-            created_at=c.created_at,
-            created_by=c.created_by,
-            updated_at=c.updated_at,
-            calls=c.calls,
-        )
+    conditions: JSON
 
 
-@strawberry.type(description="What applying a category to the stored calls did.")
+@derived_type(
+    ApplyOut,
+    "What applying a category to the stored calls did.",
+    {"scanned": None, "matched": None},
+)
 class ApplyResult:
     category_id: strawberry.ID
-    name: str
-    scanned: int
-    matched: int
 
 
 @strawberry.input(description="A custom category's definition.")
@@ -68,15 +53,11 @@ class CategoryInput:
         return {"name": self.name, "description": self.description, "conditions": self.conditions}
 
 
-def _store(info: Info) -> CategoryStore:
-    return CategoryStore(runtime_of(info).database)
-
-
 async def _saved(info: Info, category: CategoryData, apply: bool) -> Category:
     if apply:
-        await asyncio.to_thread(_store(info).apply, category.id)
-        category = await asyncio.to_thread(_store(info).get, category.id)
-    return Category.from_data(category)
+        await asyncio.to_thread(runtime_of(info).categories.apply, category.id)
+        category = await asyncio.to_thread(runtime_of(info).categories.get, category.id)
+    return from_model(Category, CategoryOut.model_validate(category))
 
 
 ApplyArg = Annotated[
@@ -90,7 +71,8 @@ ApplyArg = Annotated[
 
 async def categories(info: Info) -> list[Category]:
     principal_of(info)
-    return [Category.from_data(c) for c in await asyncio.to_thread(_store(info).list)]
+    stored = await asyncio.to_thread(runtime_of(info).categories.list)
+    return [from_model(Category, CategoryOut.model_validate(c)) for c in stored]
 
 
 async def create_category(
@@ -100,7 +82,7 @@ async def create_category(
 ) -> Category:
     principal = principal_of(info, AccessRole.ANALYST)
     rule = parse_rule(input.to_data())
-    category = await asyncio.to_thread(_store(info).create, rule, principal.actor)
+    category = await asyncio.to_thread(runtime_of(info).categories.create, rule, principal.actor)
     return await _saved(info, category, apply)
 
 
@@ -112,14 +94,14 @@ async def update_category(
 ) -> Category:
     principal_of(info, AccessRole.ANALYST)
     rule = parse_rule(input.to_data())
-    category = await asyncio.to_thread(_store(info).update, str(id), rule)
+    category = await asyncio.to_thread(runtime_of(info).categories.update, str(id), rule)
     return await _saved(info, category, apply)
 
 
 async def delete_category(info: Info, id: strawberry.ID) -> bool:
     principal_of(info, AccessRole.ADMIN)
     try:
-        await asyncio.to_thread(_store(info).delete, str(id))
+        await asyncio.to_thread(runtime_of(info).categories.delete, str(id))
     except NotFoundError:
         return False
     return True
@@ -127,10 +109,5 @@ async def delete_category(info: Info, id: strawberry.ID) -> bool:
 
 async def apply_category(info: Info, id: strawberry.ID) -> ApplyResult:
     principal_of(info, AccessRole.ANALYST)
-    result = await asyncio.to_thread(_store(info).apply, str(id))
-    return ApplyResult(
-        category_id=strawberry.ID(result.category_id),
-        name=result.name,
-        scanned=result.scanned,
-        matched=result.matched,
-    )
+    result = await asyncio.to_thread(runtime_of(info).categories.apply, str(id))
+    return from_model(ApplyResult, ApplyOut.model_validate(result))

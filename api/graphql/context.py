@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.fastapi import BaseContext
 
 from api.runtime import Runtime
-from core.auth import KEY_CACHE_TTL_S, AccessRole, Principal
+from core.access.auth import KEY_CACHE_TTL_S, AccessRole, Principal
 from core.errors import CallyticsError, UnauthorizedError
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from api.graphql.calls import Resolution, SentimentLabel
-from core.catalog import CallFilters
-from core.pipeline import AnalysisOptions
+from api.graphql.enums import Resolution, SentimentLabel
+from core.analysis.pipeline import AnalysisOptions
+from core.calls.catalog import CallFilters
 
 
 @strawberry.input(description="Which calls `calls` lists; every field given must match.")

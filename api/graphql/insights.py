@@ -1,13 +1,14 @@
-"""GraphQL types of the agent and trend views (core/insights.py)."""
+"""GraphQL types of the agent and trend views (core/calls/insights.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+
+from api.graphql.derived import derived_type
+from core.calls import insights
 
 
 @strawberry.enum(description="The width of a trend bucket.")
@@ -17,38 +18,21 @@ class TrendInterval(Enum):
     MONTH = "month"
 
 
-@strawberry.type(description="One agent's calls and averages (agent as given at upload).")
+@derived_type(
+    insights.AgentMeans,
+    "One agent's calls and averages (agent as given at upload).",
+    {
+        "mean_customer_sentiment_change": "The customer's sentiment, last quarter of the call "
+        "minus the first."
+    },
+)
 class AgentSummary:
+    # Not a field of AgentMeans: strawberry puts it first, as GraphQL has it (REST's
+    # AgentSummary, which has it, has it last). It is read from an insights.AgentSummary.
     agent: str
-    calls: int
-    mean_talk_ratio: float | None
-    mean_customer_sentiment_change: float | None = strawberry.field(
-        description="The customer's sentiment, last quarter of the call minus the first."
-    )
-    mean_interruptions: float | None
-    mean_qa_score: float | None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AgentSummary:
-        return cls(**{k: d[k] for k in cls.__annotations__})
 
 
-@strawberry.type(description="Calls, sentiment, QA, topics and categories in one bucket.")
+@derived_type(insights.TrendBucket, "Calls, sentiment, QA, topics and categories in one bucket.")
 class TrendBucket:
-    start: datetime
-    calls: int
-    mean_customer_sentiment: float | None
-    mean_qa_score: float | None
-    topics: JSON = strawberry.field(description="Calls per topic, most frequent first.")
-    categories: JSON = strawberry.field(description="Calls per custom category.")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrendBucket:
-        return cls(
-            start=datetime.fromisoformat(d["start"]),
-            calls=d["calls"],
-            mean_customer_sentiment=d["mean_customer_sentiment"],
-            mean_qa_score=d["mean_qa_score"],
-            topics=JSON(d["topics"]),
-            categories=JSON(d["categories"]),
-        )
+    topics: JSON
+    categories: JSON

@@ -26,8 +26,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from core.catalog import MAX_PAGE
-from core.search import MAX_K
+from core.calls.catalog import MAX_PAGE
+from core.calls.search import MAX_K
 
 MAX_DEPTH = 10  # the schema has no cycles today; this guards any that come
 MAX_ALIASES = 20  # each alias of `calls` can load up to 100 documents

@@ -17,7 +17,7 @@ from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.inputs import AnalyzeOptionsInput, analysis_options
 from api.graphql.types import Job, JobStatus
 from api.submission import reanalyze, submit_upload
-from core.auth import AccessRole
+from core.access.auth import AccessRole
 from core.errors import InvalidInputError, NotFoundError
 
 

@@ -8,8 +8,10 @@ from datetime import datetime
 import strawberry
 
 from api.graphql import categories as custom
-from api.graphql.calls import Call, Role
+from api.graphql.calls import Call
 from api.graphql.context import Info, principal_of, runtime_of
+from api.graphql.derived import from_model
+from api.graphql.enums import Role
 from api.graphql.inputs import CallFilter
 from api.graphql.insights import AgentSummary, TrendBucket, TrendInterval
 from api.graphql.types import (
@@ -21,6 +23,7 @@ from api.graphql.types import (
     Stage,
     load_call,
 )
+from core.calls import audit as call_audit
 from core.errors import NotFoundError
 
 
@@ -81,7 +84,7 @@ class Query:
             audit = await asyncio.to_thread(runtime_of(info).catalog.audit, id)
         except NotFoundError:
             return None
-        return CallAudit.from_dict(audit)
+        return from_model(CallAudit, call_audit.CallAudit.model_validate(audit))
 
     categories: list[custom.Category] = strawberry.field(
         resolver=custom.categories, description="The custom categories, by name."
@@ -92,9 +95,9 @@ class Query:
         self, info: Info, since: datetime | None = None, until: datetime | None = None
     ) -> list[AgentSummary]:
         principal_of(info)
-        insights = runtime_of(info).container.insights()
+        insights = runtime_of(info).insights
         return [
-            AgentSummary.from_dict(a)
+            from_model(AgentSummary, a)
             for a in await asyncio.to_thread(insights.agents, since, until)
         ]
 
@@ -107,9 +110,9 @@ class Query:
         until: datetime | None = None,
     ) -> list[TrendBucket]:
         principal_of(info)
-        insights = runtime_of(info).container.insights()
+        insights = runtime_of(info).insights
         buckets = await asyncio.to_thread(insights.trends, interval.value, since, until)
-        return [TrendBucket.from_dict(b) for b in buckets]
+        return [from_model(TrendBucket, b) for b in buckets]
 
     @strawberry.field(
         description="Recent jobs, newest first; only those in `status` when given "

@@ -1,6 +1,6 @@
 """The ``jobProgress`` subscription: a job's events as they happen, over the job-event port.
 
-:func:`core.events.watch_job` replays the stored events and then follows the event bus (the
+:func:`core.jobs.events.watch_job` replays the stored events and then follows the event bus (the
 in-process one, or Redis pub/sub when workers run elsewhere), so a subscriber sees every
 event once, in order, and the stream ends after the job's last event, also when the job had
 ended before anyone subscribed.
@@ -21,8 +21,8 @@ from api.graphql.limits import MAX_SUBSCRIPTIONS
 from api.graphql.types import JobEvent
 from api.runtime import Runtime
 from core.errors import RateLimitedError
-from core.events import JobEvent as DomainJobEvent
-from core.events import watch_job
+from core.jobs.events import JobEvent as DomainJobEvent
+from core.jobs.events import watch_job
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,15 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from api.graphql.calls import Call, Resolution, Role, SentimentLabel, parse_time
+from api.graphql.calls import Call
 from api.graphql.context import Info, runtime_of
+from api.graphql.derived import derived_type
+from api.graphql.enums import Resolution, Role, SentimentLabel
 from api.runtime import StageState
-from core import catalog
+from core.analysis.schema import read_stored
+from core.calls import audit, catalog
 from core.errors import NotFoundError
-from core.events import JobEvent as DomainJobEvent
+from core.jobs.events import JobEvent as DomainJobEvent
 
 
 async def load_call(info: Info, call_id: str) -> Call | None:
@@ -24,38 +27,22 @@ async def load_call(info: Info, call_id: str) -> Call | None:
         doc = await asyncio.to_thread(runtime_of(info).catalog.document, call_id)
     except NotFoundError:
         return None
-    return Call.from_document(doc)
+    return Call.from_document(read_stored(doc))
 
 
-@strawberry.type(
-    description="Who created, last changed and deleted a call, and when (`key:<id>`, "
-    "`jwt:<subject>`, or `local` with authentication off); kept after a delete."
+def parse_time(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+@derived_type(
+    audit.CallAudit,
+    "Who created, last changed and deleted a call, and when (`key:<id>`, `jwt:<subject>`, "
+    "or `local` with authentication off); kept after a delete.",
+    {"status": "`active` or `deleted`."},
 )
 class CallAudit:
     call_id: strawberry.ID
-    status: str = strawberry.field(description="`active` or `deleted`.")
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime | None
-    updated_by: str | None
-    deleted_at: datetime | None
-    deleted_by: str | None
-
-    @classmethod
-    def from_dict(cls, audit: dict[str, Any]) -> CallAudit:
-        def at(key: str) -> datetime | None:
-            return parse_time(audit[key]) if audit[key] else None
-
-        return cls(
-            call_id=strawberry.ID(audit["call_id"]),
-            status=audit["status"],
-            created_at=parse_time(audit["created_at"]),
-            created_by=audit["created_by"],
-            updated_at=at("updated_at"),
-            updated_by=audit["updated_by"],
-            deleted_at=at("deleted_at"),
-            deleted_by=audit["deleted_by"],
-        )
+    status: str  # a Literal in the model, which GraphQL cannot type
 
 
 # ---------------------------------------------------------------------- lists

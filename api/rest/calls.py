@@ -13,12 +13,10 @@ from fastapi.responses import FileResponse
 from api.auth import Admin, Analyst
 from api.health import runtime_of
 from api.rest.deps import RuntimeDep
-from api.rest.documents import CallDocument
 from api.rest.downloads import attachment, audio_media_type, safe_filename
 from api.rest.schemas import (
     Accepted,
     AnalysisOptionsIn,
-    CallAudit,
     CallCategories,
     CallPage,
     CallSummary,
@@ -27,11 +25,13 @@ from api.rest.schemas import (
 )
 from api.runtime import Runtime
 from api.submission import reanalyze, submit_upload
-from core.catalog import MAX_PAGE, CallFilters, SentimentFilter
+from core.analysis.schema import CallDocument
+from core.calls.audit import CallAudit
+from core.calls.catalog import MAX_PAGE, CallFilters, SentimentFilter
+from core.calls.exports import MEDIA_TYPES, ExportFormat, render_transcript
 from core.domain import Resolution
 from core.errors import NotFoundError
-from core.exports import MEDIA_TYPES, ExportFormat, render_transcript
-from core.jobs import JobHandle
+from core.jobs.service import JobHandle
 
 router = APIRouter(prefix="/calls", tags=["calls"])
 

@@ -1,4 +1,4 @@
-"""/v1/categories: custom categories, rules that tag calls (see core/categories.py).
+"""/v1/categories: custom categories, rules that tag calls (see core/categories/rules.py).
 
 Every analysed call is tagged with the categories it matches when it is stored (and again
 when it is re-analysed). A category that is created or changed is applied to the calls
@@ -21,7 +21,8 @@ from api.auth import Admin, Analyst
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import error_responses
 from api.runtime import Runtime
-from core.categories import Category, CategoryExistsError, CategoryRule, CategoryStore
+from core.categories.rules import CategoryExistsError, CategoryRule
+from core.categories.store import Category
 
 router = APIRouter(prefix="/categories", tags=["categories"])
 
@@ -48,6 +49,7 @@ class CategoryIn(CategoryRule):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
 
+# GraphQL's Category and ApplyResult are derived from these two (api/graphql/categories.py).
 class CategoryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -70,10 +72,6 @@ class ApplyOut(BaseModel):
     matched: int = Field(description="Of those, the calls it tags.")
 
 
-def store_of(runtime: Runtime) -> CategoryStore:
-    return CategoryStore(runtime.database)
-
-
 def _conflict(exc: CategoryExistsError) -> HTTPException:
     error = HTTPException(409, exc.message)
     error.error_code = exc.code  # type: ignore[attr-defined]  # read by api/errors.py
@@ -82,7 +80,7 @@ def _conflict(exc: CategoryExistsError) -> HTTPException:
 
 
 async def _saved(runtime: Runtime, category: Category, apply: bool) -> CategoryOut:
-    store = store_of(runtime)
+    store = runtime.categories
     if apply:
         await asyncio.to_thread(store.apply, category.id)
         category = await asyncio.to_thread(store.get, category.id)
@@ -91,7 +89,7 @@ async def _saved(runtime: Runtime, category: Category, apply: bool) -> CategoryO
 
 @router.get("", summary="List custom categories", responses=error_responses())
 async def list_categories(runtime: RuntimeDep) -> list[CategoryOut]:
-    categories = await asyncio.to_thread(store_of(runtime).list)
+    categories = await asyncio.to_thread(runtime.categories.list)
     return [CategoryOut.model_validate(c) for c in categories]
 
 
@@ -108,7 +106,7 @@ async def create_category(
     runtime: RuntimeDep, principal: Analyst, body: CategoryIn, apply: APPLY = True
 ) -> CategoryOut:
     try:
-        category = await asyncio.to_thread(store_of(runtime).create, body, principal.actor)
+        category = await asyncio.to_thread(runtime.categories.create, body, principal.actor)
     except CategoryExistsError as exc:
         raise _conflict(exc) from exc
     return await _saved(runtime, category, apply)
@@ -116,7 +114,7 @@ async def create_category(
 
 @router.get("/{category_id}", summary="One custom category", responses=error_responses(404))
 async def get_category(runtime: RuntimeDep, category_id: str) -> CategoryOut:
-    return CategoryOut.model_validate(await asyncio.to_thread(store_of(runtime).get, category_id))
+    return CategoryOut.model_validate(await asyncio.to_thread(runtime.categories.get, category_id))
 
 
 @router.put(
@@ -130,7 +128,7 @@ async def update_category(
     runtime: RuntimeDep, _analyst: Analyst, category_id: str, body: CategoryIn, apply: APPLY = True
 ) -> CategoryOut:
     try:
-        category = await asyncio.to_thread(store_of(runtime).update, category_id, body)
+        category = await asyncio.to_thread(runtime.categories.update, category_id, body)
     except CategoryExistsError as exc:
         raise _conflict(exc) from exc
     return await _saved(runtime, category, apply)
@@ -144,7 +142,7 @@ async def update_category(
     responses=error_responses(404),
 )
 async def delete_category(runtime: RuntimeDep, _admin: Admin, category_id: str) -> Response:
-    await asyncio.to_thread(store_of(runtime).delete, category_id)
+    await asyncio.to_thread(runtime.categories.delete, category_id)
     return Response(status_code=204)
 
 
@@ -157,5 +155,5 @@ async def delete_category(runtime: RuntimeDep, _admin: Admin, category_id: str) 
     responses=error_responses(404),
 )
 async def apply_category(runtime: RuntimeDep, _analyst: Analyst, category_id: str) -> ApplyOut:
-    result = await asyncio.to_thread(store_of(runtime).apply, category_id)
+    result = await asyncio.to_thread(runtime.categories.apply, category_id)
     return ApplyOut.model_validate(result)

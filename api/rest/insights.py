@@ -1,5 +1,5 @@
 """/v1/agents and /v1/trends: per-agent averages and topics, categories, sentiment and QA
-over time (core/insights.py)."""
+over time (core/calls/insights.py)."""
 
 from __future__ import annotations
 
@@ -8,43 +8,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import error_responses
-from core.insights import Interval
+from core.calls.insights import AgentDetail, AgentSummary, Interval, TrendBucket
 
 router = APIRouter(tags=["insights"])
-
-
-class AgentMeans(BaseModel):
-    calls: int
-    mean_talk_ratio: float | None
-    mean_customer_sentiment_change: float | None
-    mean_interruptions: float | None
-    mean_qa_score: float | None
-
-
-class AgentSummary(AgentMeans):
-    agent: str
-
-
-class AgentBucket(AgentMeans):
-    start: datetime
-
-
-class AgentDetail(AgentSummary):
-    interval: Interval
-    series: list[AgentBucket]
-
-
-class TrendBucket(BaseModel):
-    start: datetime
-    calls: int
-    mean_customer_sentiment: float | None
-    mean_qa_score: float | None
-    topics: dict[str, int] = Field(description="Calls per topic, most frequent first.")
-    categories: dict[str, int] = Field(description="Calls per custom category.")
 
 
 Since = Annotated[datetime | None, Query(description="Calls analysed at or after (ISO 8601).")]
@@ -63,8 +32,7 @@ Bucket = Annotated[Interval, Query(description="day, week (from Monday) or month
 async def list_agents(
     runtime: RuntimeDep, since: Since = None, until: Until = None
 ) -> list[AgentSummary]:
-    agents = await asyncio.to_thread(runtime.container.insights().agents, since, until)
-    return [AgentSummary.model_validate(a) for a in agents]
+    return await asyncio.to_thread(runtime.insights.agents, since, until)
 
 
 @router.get(
@@ -79,10 +47,7 @@ async def get_agent(
     until: Until = None,
     interval: Bucket = "week",
 ) -> AgentDetail:
-    detail = await asyncio.to_thread(
-        runtime.container.insights().agent, agent, since, until, interval
-    )
-    return AgentDetail.model_validate(detail)
+    return await asyncio.to_thread(runtime.insights.agent, agent, since, until, interval)
 
 
 @router.get(
@@ -93,5 +58,4 @@ async def get_agent(
 async def get_trends(
     runtime: RuntimeDep, interval: Bucket = "week", since: Since = None, until: Until = None
 ) -> list[TrendBucket]:
-    buckets = await asyncio.to_thread(runtime.container.insights().trends, interval, since, until)
-    return [TrendBucket.model_validate(b) for b in buckets]
+    return await asyncio.to_thread(runtime.insights.trends, interval, since, until)

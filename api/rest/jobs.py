@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import Job, JobEvent, JobList, error_responses
 from api.runtime import Runtime
-from core.catalog import MAX_PAGE, JobStatusName
+from core.calls.catalog import MAX_PAGE
+from core.jobs.status import JobStatusName
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.auth import Admin
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import error_responses
-from core.auth import AccessRole
+from core.access.auth import AccessRole, KeyInfo
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -21,16 +20,8 @@ class KeyIn(BaseModel):
     role: AccessRole = AccessRole.VIEWER
 
 
-class KeyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    role: AccessRole
-    created_at: datetime
-    created_by: str
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+class KeyOut(KeyInfo):  # KeyInfo under the name OpenAPI has always given it
+    pass
 
 
 class NewKey(KeyOut):
@@ -39,17 +30,15 @@ class NewKey(KeyOut):
 
 @router.get("", summary="List API keys (never the keys themselves)", responses=error_responses())
 async def list_keys(runtime: RuntimeDep, _admin: Admin) -> list[KeyOut]:
-    keys = await asyncio.to_thread(runtime.container.api_keys().list)
+    keys = await asyncio.to_thread(runtime.api_keys.list)
     return [KeyOut.model_validate(info) for info in keys]
 
 
 @router.post("", status_code=201, summary="Create an API key", responses=error_responses())
 async def create_key(runtime: RuntimeDep, admin: Admin, body: KeyIn) -> NewKey:
-    issued = await asyncio.to_thread(
-        runtime.container.api_keys().create, body.name, body.role, admin.actor
-    )
+    issued = await asyncio.to_thread(runtime.api_keys.create, body.name, body.role, admin.actor)
     runtime.auth.refresh()  # the first key turns authentication on in this process
-    return NewKey(**KeyOut.model_validate(issued.info).model_dump(), key=issued.key)
+    return NewKey(**issued.info.model_dump(), key=issued.key)
 
 
 @router.delete(
@@ -58,6 +47,6 @@ async def create_key(runtime: RuntimeDep, admin: Admin, body: KeyIn) -> NewKey:
     responses=error_responses(404),
 )
 async def revoke_key(runtime: RuntimeDep, admin: Admin, key_id: str) -> KeyOut:
-    info = await asyncio.to_thread(runtime.container.api_keys().revoke, key_id, admin.actor)
+    info = await asyncio.to_thread(runtime.api_keys.revoke, key_id, admin.actor)
     runtime.auth.refresh()
     return KeyOut.model_validate(info)

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from core.catalog import sentiment_label
+from core.analysis.pipeline import AnalysisOptions
+from core.calls.catalog import sentiment_label
 from core.domain import Resolution, Role
-from core.pipeline import AnalysisOptions
 
 
 class ErrorDetail(BaseModel):
@@ -86,20 +86,6 @@ class Accepted(BaseModel):
     job_id: str
     status: Literal["queued"] = "queued"
     links: JobLinks
-
-
-class CallAudit(BaseModel):
-    """Who created, last changed and deleted a call ("key:<id>", "jwt:<subject>", or
-    "local" with authentication off), and when."""
-
-    call_id: str
-    status: Literal["active", "deleted"]
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime | None
-    updated_by: str | None
-    deleted_at: datetime | None
-    deleted_by: str | None
 
 
 class CallSummary(BaseModel):

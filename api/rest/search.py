@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from api.auth import Viewer
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import SearchHit, SearchResults, error_responses
+from core.calls.search import MAX_K
 from core.domain import Role
-from core.search import MAX_K
 
 router = APIRouter(tags=["search"])
 

@@ -8,6 +8,7 @@ from ``/v1`` and ``/graphql`` under the usual roles. ``/`` redirects to the UI.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -15,6 +16,8 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
+
+from core.stages import STAGES
 
 STATIC = Path(__file__).parent / "static"
 
@@ -53,6 +56,14 @@ async def root() -> RedirectResponse:
 @router.get("/ui/")
 async def index() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html", headers=SECURITY_HEADERS)
+
+
+@router.get("/ui/stages.js")
+async def stages() -> Response:
+    """The pipeline's stages for the page's progress rows, from the registry (core/stages.py)."""
+    rows = json.dumps([[s.name, s.label] for s in STAGES])
+    body = f"// The pipeline's stages, in order (core/stages.py).\nexport const STAGES = {rows};\n"
+    return Response(body, media_type="text/javascript", headers=SECURITY_HEADERS)
 
 
 class _StaticFiles(StaticFiles):

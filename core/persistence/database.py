@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -39,7 +40,7 @@ def normalise_url(url: str) -> str:
     return url
 
 
-MIGRATION_LOCK = 72614  # pg_advisory_xact_lock key (core.search uses 72615)
+MIGRATION_LOCK = 72614  # pg_advisory_xact_lock key (repositories.search uses 72615)
 # SQLSTATEs of a server that is not there: connection exceptions (class 08), shut down by an
 # administrator or a crash, starting up or shutting down.
 UNREACHABLE_STATES = ("57P01", "57P02", "57P03")
@@ -64,7 +65,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
-        kwargs: dict = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

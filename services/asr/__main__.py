@@ -1,5 +1,7 @@
 """`python -m services.asr [--host H] [--port P]`: serve the asr stage over gRPC."""
 
-from services.grpc_server import run
+import sys
 
-run("asr")
+from api.cli import app
+
+app(["stage", "asr", *sys.argv[1:]])

@@ -1,5 +1,7 @@
 """`python -m services.diarization [--host H] [--port P]`: serve the diarization stage over gRPC."""
 
-from services.grpc_server import run
+import sys
 
-run("diarization")
+from api.cli import app
+
+app(["stage", "diarization", *sys.argv[1:]])

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from core.analysis.conversation import union
 from core.domain import Diarization, Interval, SpeakerTurn
-from core.metrics import union
 
 from . import weights
 from .campplus import DIMENSION, FRAME_SHIFT, CamPlusPlus, fbank

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from core.analysis.conversation import union
 from core.domain import Audio, Diarization, DiarizationOptions, Interval, SpeakerTurn, StageInfo
 from core.errors import InvalidInputError, ModelNotFoundError, StageError
-from core.metrics import union
 from core.ports import ProgressCallback
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,7 @@
 """`python -m services.embedding [--host H] [--port P]`: serve the embedding stage over gRPC."""
 
-from services.grpc_server import run
+import sys
 
-run("embedding")
+from api.cli import app
+
+app(["stage", "embedding", *sys.argv[1:]])

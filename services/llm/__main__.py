@@ -1,5 +1,7 @@
 """`python -m services.llm [--host H] [--port P]`: serve the llm stage over gRPC."""
 
-from services.grpc_server import run
+import sys
 
-run("llm")
+from api.cli import app
+
+app(["stage", "llm", *sys.argv[1:]])

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from core.ports import CallAnalyzer
-from services.llm.local import LocalCallAnalyzer
+from services.llm.rules_analyzer import LocalCallAnalyzer
 
 PROVIDERS = ("auto", "openai", "llama", "rules", "local")
 

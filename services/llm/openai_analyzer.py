@@ -26,7 +26,6 @@ from openai import AsyncOpenAI
 
 from core.domain import CallAnalysis, Conversation, StageInfo, Utterance
 from core.errors import StageError
-from services.llm.local import analyze_conversation
 from services.llm.parsing import (
     FIELDS,
     ModelReply,
@@ -46,6 +45,7 @@ from services.llm.prompt import (
     tasks_for,
     transcript_prefix,
 )
+from services.llm.rules_analyzer import analyze_conversation
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ DEFAULT_MAX_CHUNK_CHARS = 20_000
 DEFAULT_MAX_TOKENS = 1024
 # The fields a model answers unless LLM_FIELDS says otherwise: those where bench/llm.py
 # found the local model better than the rules (bench/RESULTS.md, "Analysis by field").
-# "qa" is the QA scorecard: judged by the model when it is among them (core/qa.py).
+# "qa" is the QA scorecard: judged by the model when it is among them (core/analysis/qa.py).
 CHOOSABLE = (*FIELDS, "qa")
 # Measured on 64 held-out calls (bench/RESULTS.md, 2026-12-02): the 1.5B model beat the
 # rules on reason (recall 0.94 vs 0.44), summary key facts (0.68 vs 0.40, fewer

@@ -1,5 +1,5 @@
 """QA scorecards judged by a model: an OpenAI-compatible server or the local model
-(core/qa.py falls back to its rules when this fails).
+(core/analysis/qa.py falls back to its rules when this fails).
 
 The transcript goes out as the analyzer sends it (the same system message and transcript
 first, so that llama.cpp reuses the prompt it already read for the analysis); the task
@@ -17,9 +17,9 @@ from typing import Any
 
 import openai
 
-from core.document import utterance_dict
+from core.analysis.document import utterance_dict
+from core.analysis.qa import Item, Scorecard, rule_evidence
 from core.domain import Conversation, Role, Utterance
-from core.qa import Item, Scorecard, rule_evidence
 from services.llm.llama import LlamaRuntime
 from services.llm.openai_analyzer import ChatClient, format_rejected, openai_client
 from services.llm.parsing import extract_json

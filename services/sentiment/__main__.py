@@ -1,5 +1,7 @@
 """`python -m services.sentiment [--host H] [--port P]`: serve the sentiment stage over gRPC."""
 
-from services.grpc_server import run
+import sys
 
-run("sentiment")
+from api.cli import app
+
+app(["stage", "sentiment", *sys.argv[1:]])

@@ -89,7 +89,7 @@ class ChannelConfig:
     breaker_ttl_s: float = 30.0
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
-    # Shared with the stages: every call carries a token signed with it (core.auth).
+    # Shared with the stages: every call carries a token signed with it (core.access.auth).
     jwt_secret: str | None = None
 
     @classmethod
@@ -196,7 +196,7 @@ class StageChannel:
 
             interceptors: list[Any] = []
             if self.config.jwt_secret:
-                from core.auth import ServiceToken, TokenCodec
+                from core.access.auth import ServiceToken, TokenCodec
 
                 token = ServiceToken(TokenCodec(self.config.jwt_secret))
                 interceptors.extend(bearer_interceptors(token))

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from core.events import JobEvent, watch_job
+from core.jobs.events import JobEvent, watch_job
 from tests.support.app import fake_container, make_settings
 
 

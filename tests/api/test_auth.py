@@ -9,7 +9,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from core.auth import AccessRole, ApiKeyStore, TokenCodec, hash_key
+from core.access.auth import AccessRole, ApiKeyStore, TokenCodec, hash_key
 from core.persistence.models import ApiKeyRow
 from tests.api.conftest import follow_job, runtime_of
 from tests.api.test_rest import upload

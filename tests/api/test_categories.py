@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from core.catalog import CallFilters
+from core.calls.catalog import CallFilters
 from core.persistence.models import CallCategoryRow
 from tests.api.conftest import follow_job, runtime_of
 from tests.api.test_auth import auth, with_keys

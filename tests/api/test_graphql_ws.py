@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from api.app import create_app
-from core.pipeline import PIPELINE_STAGES
+from core.stages import PROGRESS_ORDER as PIPELINE_STAGES
 from tests.support.app import GatedTranscriber, LiveServer, fake_container, make_settings, wav_bytes
 from tests.unit.fakes import words_of
 

@@ -12,7 +12,7 @@ import websockets
 
 from api.app import create_app
 from api.graphql.limits import MAX_SUBSCRIPTIONS
-from core.auth import AccessRole, TokenCodec, hash_key
+from core.access.auth import AccessRole, TokenCodec, hash_key
 from tests.api.test_graphql_ws import (
     TIMEOUT,
     WORDS,
@@ -196,7 +196,7 @@ async def test_a_token_that_expires_while_its_socket_is_open_closes_it(server, m
     """The probe: a 3 s JWT still answered on its socket after 40 s. Now the socket's own
     check closes it once the token has expired (every WS_RECHECK_S, 5 s in production)."""
     monkeypatch.setattr("api.graphql.context.WS_RECHECK_S", 0.2)
-    monkeypatch.setattr("core.auth.JWT_LEEWAY_S", 0)  # 30 s of clock skew allowed otherwise
+    monkeypatch.setattr("core.access.auth.JWT_LEEWAY_S", 0)  # 30 s of clock skew allowed otherwise
     short = TokenCodec(SECRET).issue("brief", AccessRole.VIEWER, ttl_s=3)
     ws = await open_ws(server, {"Authorization": f"Bearer {short}"})
     try:

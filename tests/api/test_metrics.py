@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.cli import prepare_multiprocess_metrics
-from api.metrics import MULTIPROC_ENV
+from bootstrap.prometheus import MULTIPROC_ENV
 from services.grpc_server import StageServer
 from shared.stubs.sentiment import GrpcSentimentAnalyzer
 from tests.api.conftest import follow_job
@@ -187,7 +187,7 @@ def test_serve_with_workers_gets_a_fresh_multiprocess_directory(monkeypatch):
 
 JOB_IN_A_WORKER = """
 import sys
-from api.metrics import Metrics
+from bootstrap.prometheus import Metrics
 metrics = Metrics()
 metrics.job_ended("analyze", "succeeded", 3.0, {"stages": {}, "audio": {"duration_s": 2.0}})
 if sys.argv[1] == "print":

@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind
 
 from bootstrap.tracing import TraceContextFilter, setup_tracing
 from bootstrap.worker import run_analysis_job
-from core.queue import ArqJobQueue
+from core.adapters.arq_queue import ArqJobQueue
 from services.grpc_server import StageServer
 from shared.stubs.sentiment import GrpcSentimentAnalyzer
 from tests.api.conftest import follow_job
@@ -132,7 +132,7 @@ def test_the_arq_job_carries_the_trace_context_to_the_worker(portal, spans):
 
 
 def test_log_records_carry_the_trace_and_job_ids(spans):
-    from core.jobs import current_job_id
+    from core.jobs.service import current_job_id
 
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
     TraceContextFilter().filter(record)

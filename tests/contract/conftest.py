@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from bootstrap.settings import Settings
-from services.grpc_server import StageServer, local_engine, stage_authenticator
+from bootstrap.stage_process import local_engine
+from services.grpc_server import StageServer, stage_authenticator
 
 IMPLEMENTATIONS = ["local", "grpc"]
 

@@ -34,9 +34,9 @@ from core.errors import (
     StageUnavailableError,
 )
 from services.grpc_server import StageServer
-from services.llm.local import LocalCallAnalyzer
 from services.llm.openai_analyzer import OpenAICallAnalyzer
 from services.llm.prompt import TASKS
+from services.llm.rules_analyzer import LocalCallAnalyzer
 from shared.stubs.callytics.llm.v1 import llm_pb2, llm_pb2_grpc
 from shared.stubs.channel import ERROR_CODE_KEY, ChannelConfig
 from shared.stubs.llm import (

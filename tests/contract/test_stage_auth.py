@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bootstrap.settings import Settings
-from core.auth import AccessRole, hash_key
+from core.access.auth import AccessRole, hash_key
 from core.domain import TranscriptionOptions
 from core.errors import StageError, StageUnavailableError
 from services.grpc_server import StageServer, stage_authenticator
@@ -112,7 +112,7 @@ async def test_without_a_secret_or_keys_a_stage_checks_nothing():
 
 
 def test_the_service_token_is_an_analyst_token_renewed_before_it_expires():
-    from core.auth import ServiceToken, TokenCodec
+    from core.access.auth import ServiceToken, TokenCodec
 
     codec = TokenCodec(SECRET)
     token = ServiceToken(codec, ttl_s=600)

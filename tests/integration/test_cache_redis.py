@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from core.cache import CallDocumentCache, TieredCache
+from core.adapters.cache import CallDocumentCache, TieredCache
 
 REDIS = "redis://127.0.0.1:6379/0"
 UNREACHABLE = "redis://127.0.0.1:1/0"
@@ -139,7 +139,7 @@ def test_close_stops_the_listener_thread(make_cache):
 
 def test_an_unreachable_redis_never_fails_a_request(make_cache, database, caplog):
     cache = make_cache(redis_url=UNREACHABLE, retry_after_s=0, database=database)
-    with caplog.at_level(logging.WARNING, logger="core.cache"):
+    with caplog.at_level(logging.WARNING, logger="core.adapters.cache"):
         assert cache.start() is False
         cache.set("k", b"v")
         cache.set("d", b"durable", durable=True)
@@ -154,7 +154,7 @@ def test_an_unreachable_redis_never_fails_a_request(make_cache, database, caplog
     assert stats["redis_errors"] >= 5
     assert stats["redis"] == {"hits": 0, "misses": 0}
     assert stats["memory"]["hits"] == 1
-    warnings = [r for r in caplog.records if r.name == "core.cache"]
+    warnings = [r for r in caplog.records if r.name == "core.adapters.cache"]
     assert len(warnings) == 2  # one per cache, not one per failed call
 
 

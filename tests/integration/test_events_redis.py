@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from core.events import RedisEventBus, watch_job
+from core.adapters.redis_events import RedisEventBus
+from core.jobs.events import watch_job
 from tests.unit.test_jobs_queue import CountingTranscriber, recording, service_for
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -44,7 +45,7 @@ async def test_a_job_run_by_one_process_is_watched_live_from_another(database, t
 async def test_the_bus_carries_an_event_unchanged(tmp_path):
     from datetime import UTC, datetime
 
-    from core.events import JobEvent
+    from core.jobs.events import JobEvent
 
     bus = RedisEventBus(REDIS)
     event = JobEvent(str(uuid.uuid4()), 3, "asr", 0.5, "half", "running", datetime.now(UTC))

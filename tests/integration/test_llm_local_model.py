@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.analysis.qa import DEFAULT_SCORECARD, QAScorer
 from core.domain import CallAnalysis, Resolution, Role, SentimentLabel
-from core.qa import DEFAULT_SCORECARD, QAScorer
 from services.llm.llama import LlamaCallAnalyzer, LlamaRuntime
 from services.llm.models import QWEN_0_5B, assemble, runtime_installed
 from services.llm.parsing import FIELDS

@@ -11,10 +11,10 @@ from openai import AsyncOpenAI
 from core.domain import ProfanityHit, Resolution, Role, SentimentLabel
 from core.errors import StageError
 from services.llm import build_call_analyzer
-from services.llm.local import analyze_conversation
 from services.llm.openai_analyzer import OpenAICallAnalyzer
 from services.llm.parsing import FIELDS
 from services.llm.prompt import TASKS
+from services.llm.rules_analyzer import analyze_conversation
 from tests.support import scripts
 from tests.support.conversations import make_conversation
 from tests.support.openai_server import FakeOpenAIServer, Mode

@@ -18,11 +18,13 @@ from sqlalchemy import func, select
 
 from bootstrap.container import build_container
 from bootstrap.settings import Settings
+from bootstrap.stage_process import local_engine
 from core.domain import ProgressEvent
 from core.errors import JobDeferred
 from core.persistence.models import CallRow, JobRow
+from core.stages import SERVED as STAGES
 from samples import load_script, render_call
-from services.grpc_server import STAGES, StageServer, local_engine
+from services.grpc_server import StageServer
 from tests.support.processes import StageProcess, child_env, free_port
 
 pytestmark = pytest.mark.slow

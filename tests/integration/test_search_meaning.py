@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.calls.search import SemanticSearch
 from core.persistence.repositories import CallRepository
-from core.search import SemanticSearch
 from services.embedding.local import SentenceTransformerEmbedder
 from tests.support.databases import temp_database
 from tests.unit.test_search import document

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.pipeline import PIPELINE_STAGES
+from core.stages import PROGRESS_ORDER as PIPELINE_STAGES
 from samples import load_script, render_call
 from tests.support.processes import ServeProcess, embedded_env, subscribe_job
 from tests.ui.conftest import drop_files, player_time, screenshot, wait_for_audio

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from core.auth import hash_key
+from core.access.auth import hash_key
 from tests.support.app import LiveServer, fake_container, make_settings, wav_bytes
 from tests.ui.conftest import drop_files, screenshot, wait_for_audio
 

@@ -2,9 +2,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.alignment import assign_speakers, filter_channel_words, fit_to_turns, group_utterances
+from core.analysis.alignment import (
+    assign_speakers,
+    filter_channel_words,
+    fit_to_turns,
+    group_utterances,
+)
+from core.analysis.conversation import interruptions, overlap_time, speech_intervals
 from core.domain import SpeakerTurn, Word
-from core.metrics import interruptions, overlap_time, speech_intervals
 from tests.unit.fakes import words_of
 
 
@@ -44,7 +49,7 @@ def test_overlapping_speech_stays_two_overlapping_utterances():
     # S1 talks 0-4 s without a break; S2 cuts in at 2.5 s and talks to 6 s.
     s1 = [("S1", w) for w in words_of("one two three four five six seven eight nine ten", 0.0)]
     s2 = [("S2", w) for w in words_of("wait wait I need to say this now please", 2.5)]
-    from core.alignment import SpeakerWord
+    from core.analysis.alignment import SpeakerWord
 
     utterances = group_utterances([SpeakerWord(s, w) for s, w in s1 + s2])
     assert [u.speaker for u in utterances] == ["S1", "S2"]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from core.batching import MicroBatcher
+from core.calls.batching import MicroBatcher
 
 
 class GatedModel:

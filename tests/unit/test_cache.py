@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import event, insert, select
 
-from core.cache import (
+from core.adapters.cache import (
     CachingAnalyzer,
     CachingEmbedder,
     CallDocumentCache,

@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.categories import (
+from core.categories.rules import (
     CategoryRule,
-    CategoryStore,
-    CategoryTagger,
     matches,
     parse_conditions,
     parse_rule,
     tokens,
 )
+from core.categories.store import CategoryStore, CategoryTagger
 from core.errors import InvalidInputError, NotFoundError
 from core.persistence.repositories import CallRepository
 

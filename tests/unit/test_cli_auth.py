@@ -9,7 +9,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.cli import app
-from core.auth import (
+from core.access.auth import (
     LOCAL_ADMIN,
     AccessRole,
     Authenticator,

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from core.calls.exports import EXPORT_FORMATS, render_transcript, timestamp
 from core.errors import InvalidInputError
-from core.exports import EXPORT_FORMATS, render_transcript, timestamp
 
 
 def utterance(index, speaker, role, start, end, text):

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core.analysis.pipeline import CallPipeline
 from core.errors import JobDeferred, StageUnavailableError
-from core.events import JobEvent, LocalEventBus, watch_job
-from core.jobs import AnalysisService, AudioStore
+from core.jobs.audio_store import AudioStore
+from core.jobs.events import JobEvent, LocalEventBus, watch_job
+from core.jobs.queue import LocalJobQueue
+from core.jobs.service import AnalysisService
 from core.persistence.models import CallRow, JobRow
 from core.persistence.repositories import JobRepository
-from core.pipeline import CallPipeline
-from core.queue import LocalJobQueue
 from tests.support.app import fake_engines
 from tests.unit.fakes import FakeTranscriber, silent_audio, words_of
 

@@ -11,8 +11,8 @@ from core.errors import StageError
 from core.ports import CallAnalyzer
 from services.llm import build_call_analyzer, models
 from services.llm.llama import LlamaCallAnalyzer
-from services.llm.local import LocalCallAnalyzer
 from services.llm.openai_analyzer import OpenAICallAnalyzer
+from services.llm.rules_analyzer import LocalCallAnalyzer
 
 
 @pytest.mark.parametrize("provider", ["rules", "local"])  # local: the old name of rules

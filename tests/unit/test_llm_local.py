@@ -8,9 +8,9 @@ import pytest
 
 from core.domain import CallAnalysis, ProfanityHit, Resolution
 from core.ports import CallAnalyzer
-from services.llm.local import LocalCallAnalyzer, analyze_conversation
 from services.llm.profanity import profane_words
 from services.llm.rules import detect_conflict, find_action_items, find_reason, judge_resolution
+from services.llm.rules_analyzer import LocalCallAnalyzer, analyze_conversation
 from services.llm.topics import extract_topics
 from tests.support import scripts
 from tests.support.conversations import make_conversation, transcript_text

@@ -73,9 +73,9 @@ def test_names_and_paths(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not models.parts_installed(models.QWEN_0_5B), reason="make llm not run")
 def test_assemble_as_make_runs_it(tmp_path: Path) -> None:
-    """``python -m services.llm.models assemble NAME`` (the Makefile's step), into a fresh cache."""
+    """``python -m bootstrap.models assemble NAME`` (the Makefile's step), into a fresh cache."""
     done = subprocess.run(
-        [sys.executable, "-m", "services.llm.models", "assemble", models.QWEN_0_5B.name],
+        [sys.executable, "-m", "bootstrap.models", "assemble", models.QWEN_0_5B.name],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "MODEL_CACHE_DIR": str(tmp_path)},
         capture_output=True,

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import metrics
+from core.analysis import conversation as metrics
 from core.domain import Role, Sentiment, SentimentLabel, Speaker, Utterance
 from tests.unit.fakes import words_of
 

@@ -1,15 +1,15 @@
 """What the pipeline does with a model's roles and sentiment, and how the analysis cache
-keeps them (core/pipeline.py, core/document.py, core/cache.py)."""
+keeps them (core/analysis/pipeline.py, core/analysis/document.py, core/adapters/cache.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from core.cache import analysis_from_dict
-from core.document import analysis_dict, analysis_state
+from core.adapters.cache import analysis_from_dict
+from core.analysis.document import analysis_dict, analysis_state
+from core.analysis.pipeline import MODEL_SENTIMENT_SCORE, apply_model_roles, apply_model_sentiment
 from core.domain import Resolution, Role, Sentiment, SentimentLabel, Speaker
-from core.pipeline import MODEL_SENTIMENT_SCORE, apply_model_roles, apply_model_sentiment
-from services.llm.local import analyze_conversation
+from services.llm.rules_analyzer import analyze_conversation
 from tests.support import scripts
 from tests.support.conversations import make_conversation
 

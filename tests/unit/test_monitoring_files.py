@@ -43,7 +43,7 @@ SETTINGS = {name.upper() for name in Settings.model_fields}
 WORKER_METRICS_PORT = 9100
 STAGE_METRICS_OFFSET = 1000
 
-# Every metric Callytics exports (api/metrics.py and the stage services).
+# Every metric Callytics exports (bootstrap/prometheus.py and the stage services).
 METRICS = {
     "callytics_http_requests_total",
     "callytics_http_request_duration_seconds",

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from core.analysis.pipeline import AnalysisOptions, CallPipeline
 from core.domain import SpeakerTurn
 from core.errors import UnsupportedAudioError
-from core.jobs import AnalysisService, AudioStore
+from core.jobs.audio_store import AudioStore
+from core.jobs.service import AnalysisService
 from core.persistence.models import CallRow, JobEventRow, JobRow, UtteranceRow
 from core.persistence.repositories import CallRepository, from_blob
-from core.pipeline import AnalysisOptions, CallPipeline
 from tests.unit.fakes import (
     FakeCallAnalyzer,
     FakeDiarizer,

@@ -7,8 +7,8 @@ import wave
 import numpy as np
 import pytest
 
+from core.analysis.pii import PiiRedactor, Redaction, find, silence, write_wav
 from core.domain import Audio, AudioInfo, Utterance
-from core.pii import PiiRedactor, Redaction, find, silence, write_wav
 from samples.pii import HARD, NEGATIVE, labelled_set, score
 from tests.unit.fakes import words_of
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from core.document import build_document
+from core.analysis.document import build_document
+from core.analysis.pipeline import AnalysisOptions, CallPipeline
 from core.domain import SpeakerTurn
 from core.errors import StageError
 from core.persistence.models import utcnow
-from core.pipeline import AnalysisOptions, CallPipeline
 from tests.unit.fakes import (
     FakeCallAnalyzer,
     FakeDiarizer,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import metrics
-from core.alignment import assign_speakers, group_utterances
+from core.analysis import conversation as metrics
+from core.analysis.alignment import assign_speakers, group_utterances
 from core.domain import Role, Sentiment, SentimentLabel, Speaker, SpeakerTurn, Utterance, Word
 
 EPS = 1e-3

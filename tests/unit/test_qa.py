@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from core.analysis.qa import DEFAULT_SCORECARD, QAScorer, Scorecard
 from core.errors import InvalidInputError
-from core.qa import DEFAULT_SCORECARD, QAScorer, Scorecard
 from services.llm.qa import OpenAIQAJudge, checked_evidence, supported
 from tests.support.openai_server import FakeOpenAIServer, Mode
 

@@ -7,8 +7,8 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
+from core.access.ratelimit import RateLimiter
 from core.errors import RateLimitedError
-from core.ratelimit import RateLimiter
 
 REDIS = "redis://127.0.0.1:6379/0"
 

@@ -1,5 +1,5 @@
+from core.analysis.speaker_roles import assign_roles
 from core.domain import Role, Utterance
-from core.roles import assign_roles
 from tests.unit.fakes import words_of
 
 

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from sqlalchemy import insert
 
+from core.calls.search import SearchHit, SemanticSearch, pgvector_available
 from core.domain import StageInfo
 from core.errors import InvalidInputError
 from core.persistence.database import Database
 from core.persistence.models import UtteranceRow
 from core.persistence.repositories import CallRepository, to_blob
-from core.search import SearchHit, SemanticSearch, pgvector_available
 
 # Axes: billing, network, account, small talk. Texts not listed here are a test's mistake.
 VECTORS = {
@@ -296,7 +296,7 @@ async def test_vectors_of_another_dimension_are_skipped_with_a_warning(database,
     add_call(database, "billing", BILLING)
     add_call(database, "network", NETWORK, vectors=np.eye(2, 3, dtype=np.float32))
     search = SemanticSearch(database, TableEmbedder(), backend=backend)
-    with caplog.at_level(logging.WARNING, logger="core.search"):
+    with caplog.at_level(logging.WARNING, logger="core.calls.search"):
         hits = await search.search("outage", k=100)
     assert {h.call_id for h in hits} == {"billing"}
     assert "2 utterance vectors not of dimension 4" in caplog.text

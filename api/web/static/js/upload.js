@@ -6,17 +6,10 @@
 import { getJSON, postForm, watchJob } from './api.js';
 import { announce, errorBox, h, heading } from './util.js';
 
-// The pipeline's stages in the order they run (core/pipeline.py PIPELINE_STAGES).
-export const STAGES = [
-  ['decode', 'Decode'],
-  ['diarization', 'Who spoke when'],
-  ['asr', 'Transcribe'],
-  ['roles', 'Agent and customer'],
-  ['sentiment', 'Sentiment'],
-  ['embedding', 'Search index'],
-  ['metrics', 'Metrics'],
-  ['llm', 'Summary and topics'],
-];
+// The pipeline's stages in the order they run, from the registry (core/stages.py).
+import { STAGES } from '/ui/stages.js';
+
+export { STAGES };
 
 const uploads = h('ol', { class: 'uploads', id: 'uploads', 'aria-label': 'Uploads' });
 

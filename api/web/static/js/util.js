@@ -67,7 +67,7 @@ export function date(iso) {
   return at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-/** The same bound as the API's sentiment filter (SENTIMENT_BOUND in core/catalog.py). */
+/** The same bound as the API's sentiment filter (SENTIMENT_BOUND in core/calls/catalog.py). */
 export function sentimentLabel(score) {
   if (score === null || score === undefined) return 'unknown';
   if (score > 0.05) return 'positive';

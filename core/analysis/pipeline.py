@@ -1,30 +1,34 @@
 """The analysis pipeline: decoded audio in, a finished call out.
 
-diarization -> asr (+ words to speakers, utterances) -> roles -> sentiment -> embedding
--> llm -> metrics. Each stage reports progress events; the required stages (diarization,
-asr) fail the call with a clear reason, the optional ones (sentiment, embedding, llm)
-are retried once and then degrade into a warning.
+diarization -> asr (+ words to speakers, utterances) -> roles (-> PII redaction) ->
+sentiment -> embedding -> metrics -> llm, as :mod:`core.stages` says. Each stage runs
+under one hook (:meth:`_CallRun.stage`: span, timing, progress events); the required stages
+(diarization, asr) fail the call with a clear reason, the optional ones (sentiment,
+embedding, llm) are retried once and then degrade into a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
 from opentelemetry import trace
 
-from core import metrics as conversation_metrics
-from core.alignment import (
+from core.analysis import conversation as conversation_metrics
+from core.analysis.alignment import (
     SpeakerWord,
     assign_speakers,
     filter_channel_words,
     fit_to_turns,
     group_utterances,
 )
+from core.analysis.pii import PiiRedactor, Redaction
+from core.analysis.speaker_roles import assign_roles
 from core.domain import (
     Audio,
     AudioInfo,
@@ -44,7 +48,6 @@ from core.domain import (
     Utterance,
 )
 from core.errors import CallyticsError, StageError
-from core.pii import PiiRedactor, Redaction
 from core.ports import (
     CallAnalyzer,
     Diarizer,
@@ -53,7 +56,6 @@ from core.ports import (
     Transcriber,
     close_stage,
 )
-from core.roles import assign_roles
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,16 +64,6 @@ T = TypeVar("T")
 OVERLAP_AWARE = frozenset({"segmentation", "pyannote"})
 
 EventSink = Callable[[ProgressEvent], None]
-PIPELINE_STAGES = (
-    "decode",
-    "diarization",
-    "asr",
-    "roles",
-    "sentiment",
-    "embedding",
-    "llm",
-    "metrics",
-)
 
 
 def _ignore(_event: ProgressEvent) -> None:
@@ -154,6 +146,14 @@ class CallResult:
     redactions: list[Redaction] | None = None  # None: redaction was off
 
 
+def _call_vector(vectors: np.ndarray | None) -> np.ndarray | None:
+    """The call's vector: the mean of its utterances', unit length."""
+    if vectors is None or not len(vectors):
+        return None
+    mean: np.ndarray = vectors.mean(axis=0)
+    return mean / (np.linalg.norm(mean) or 1.0)
+
+
 def loudness_dbfs(
     samples: np.ndarray, intervals: list[Interval], rate: int = 16000
 ) -> float | None:
@@ -163,7 +163,7 @@ def loudness_dbfs(
     if not pieces:
         return None
     rms = float(np.sqrt(np.mean(np.square(np.concatenate(pieces), dtype=np.float64))))
-    return round(20 * np.log10(max(rms, 1e-10)), 2)
+    return round(20 * float(np.log10(max(rms, 1e-10))), 2)
 
 
 _tracer = trace.get_tracer("callytics.pipeline")
@@ -180,6 +180,52 @@ def _stage_span(stage: str, engine: Any = None) -> Any:
     return _tracer.start_as_current_span(
         f"stage {stage}", attributes={"stage": stage, "backend": backend}
     )
+
+
+class _CallRun:
+    """One call going through the pipeline: what it reports, how long each stage took (the
+    document's ``stages``), and its warnings. :meth:`stage` is the one hook every stage runs
+    under: the span, the timing, the engine's description and the progress events."""
+
+    def __init__(self, emit: EventSink) -> None:
+        self.emit = emit
+        self.stages: dict[str, dict[str, Any]] = {}
+        self.warnings: list[str] = []
+
+    def reporter(self, stage: str) -> Callable[[float, str], None]:
+        def report(fraction: float, message: str = "") -> None:
+            self.emit(ProgressEvent(stage, min(1.0, fraction), message))
+
+        return report
+
+    @contextlib.contextmanager
+    def stage(
+        self, name: str, engine: Any = None, *, starting: str = "", reported: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """Run the body as stage ``name``; what it puts in the yielded dict is recorded with
+        the stage (an ``error`` key marks it failed). ``starting``: the first event's message
+        (none without one); ``reported``: whether a done event follows. A stage that raises
+        records nothing: the call fails with it."""
+        if starting:
+            self.emit(ProgressEvent(name, 0.0, starting))
+        started = time.perf_counter()
+        extra: dict[str, Any] = {}
+        with _stage_span(name, engine):
+            yield extra
+        entry: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 3)}
+        if engine is not None:
+            info: StageInfo = engine.info()
+            entry = {
+                "backend": info.backend,
+                "engine": info.engine,
+                "model": info.model,
+                "device": info.device,
+                **info.extra,
+                **entry,
+            }
+        self.stages[name] = {**entry, **extra}
+        if reported:
+            self.emit(ProgressEvent(name, 1.0, "failed" if "error" in extra else "done"))
 
 
 class CallPipeline:
@@ -232,160 +278,21 @@ class CallPipeline:
         options: AnalysisOptions | None = None,
         on_event: EventSink | None = None,
     ) -> CallResult:
+        """The stages of core/stages.py, in their order (``decode`` is the caller's)."""
         options = options or AnalysisOptions()
-        emit: EventSink = on_event or _ignore
-        stages: dict[str, dict[str, Any]] = {}
-        warnings: list[str] = []
-
-        def reporter(stage: str) -> Callable[[float, str], None]:
-            def report(fraction: float, message: str = "") -> None:
-                emit(ProgressEvent(stage, min(1.0, fraction), message))
-
-            return report
-
-        def record(stage: str, info: StageInfo | None, started: float, **extra: Any) -> None:
-            entry: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 3)}
-            if info is not None:
-                entry = {
-                    "backend": info.backend,
-                    "engine": info.engine,
-                    "model": info.model,
-                    "device": info.device,
-                    **info.extra,
-                    **entry,
-                }
-            stages[stage] = {**entry, **extra}
-            emit(ProgressEvent(stage, 1.0, "done" if "error" not in extra else "failed"))
-
-        # 1. diarization (required)
-        emit(ProgressEvent("diarization", 0.0, "finding who spoke when"))
-        t0 = time.perf_counter()
-        with _stage_span("diarization", self.diarizer):
-            diarization = await self._required(
-                "diarization",
-                self.diarizer.diarize(audio, options.diarization(), reporter("diarization")),
-            )
-        record(
-            "diarization",
-            self.diarizer.info(),
-            t0,
-            method=diarization.method,
-            speakers=len(diarization.speakers),
-        )
-
-        # 2. asr (required) + words to speakers + utterances
-        emit(ProgressEvent("asr", 0.0, "transcribing"))
-        t0 = time.perf_counter()
-        with _stage_span("asr", self.transcriber):
-            utterances, language = await self._transcribe(
-                audio, diarization, options, reporter("asr")
-            )
-        record("asr", self.transcriber.info(), t0, language=language)
-        if not utterances:
-            warnings.append("No speech was recognised in the recording.")
-
-        # 3. roles
-        t0 = time.perf_counter()
-        agent_channel = (
-            self.agent_channel if options.agent_channel is None else options.agent_channel
-        )
-        speaker_ids = self._speaker_ids(diarization, utterances)
-        with _stage_span("roles"):
-            roles = assign_roles(
-                utterances,
-                speaker_ids,
-                channel_of=diarization.channel_of,
-                agent_channel=agent_channel,
-            )
-        speakers = [
-            Speaker(id=s, role=roles.get(s, Role.UNKNOWN), channel=diarization.channel_of.get(s))
-            for s in speaker_ids
-        ]
-        for u in utterances:
-            u.role = roles.get(u.speaker, Role.UNKNOWN)
-        method = "channel" if diarization.method == "channel" else "content"
-        record("roles", None, t0, method=method)
-
-        # 3b. PII redaction: before anything else reads the text (sentiment, embedding, the
-        # llm, the document), so the words it replaces go no further than this process.
-        redactions = None
-        if self.redact_pii if options.redact_pii is None else options.redact_pii:
-            t0 = time.perf_counter()
-            with _stage_span("redaction"):
-                redactions = self.redactor.redact(utterances)
-            stages["redaction"] = {
-                "seconds": round(time.perf_counter() - t0, 3),
-                "entities": len(redactions),
-            }
-
-        # 4. sentiment (optional)
-        texts = [u.text for u in utterances]
-        t0 = time.perf_counter()
-        with _stage_span("sentiment", self.sentiment):
-            sentiments = (
-                await self._optional("sentiment", warnings, lambda: self.sentiment.analyze(texts))
-                if texts
-                else []
-            )
-        for u, s in zip(utterances, sentiments or [], strict=False):
-            u.sentiment = s
-        record(
-            "sentiment",
-            self.sentiment.info(),
-            t0,
-            **self._error(sentiments, texts),
-        )
-
-        # 5. embedding (optional)
-        t0 = time.perf_counter()
-        with _stage_span("embedding", self.embedder):
-            vectors = (
-                await self._optional("embedding", warnings, lambda: self.embedder.embed(texts))
-                if texts
-                else None
-            )
-        call_vector = None
-        if vectors is not None and len(vectors):
-            mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
-            call_vector = mean / (np.linalg.norm(mean) or 1.0)
-        record(
-            "embedding",
-            self.embedder.info(),
-            t0,
-            **self._error(vectors, texts),
-        )
-
-        # 6. metrics (before the llm so it can read them; cheap)
-        t0 = time.perf_counter()
-        with _stage_span("metrics"):
+        call = _CallRun(on_event or _ignore)
+        diarization = await self._diarize(call, audio, options)
+        utterances, language = await self._asr(call, audio, diarization, options)
+        speakers, by_channel = self._roles(call, diarization, utterances, options)
+        redactions = self._redact(call, utterances, options)
+        await self._sentiment(call, utterances)
+        vectors = await self._embed(call, utterances)
+        metrics = self._metrics(call, audio, speakers, utterances)
+        analysis = await self._llm(call, audio, language, speakers, utterances, by_channel)
+        if analysis is not None and self._apply_model(analysis, speakers, utterances, by_channel):
+            # talk ratios by role, sentiment means and trends follow the model
             metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
-        speech = conversation_metrics.speech_intervals(utterances)
-        for speaker in speakers:
-            channel = speaker.channel
-            samples = audio.channels[channel] if channel is not None else audio.mono
-            speaker.loudness_dbfs = loudness_dbfs(samples, speech.get(speaker.id, []))
-        stages["metrics"] = {"seconds": round(time.perf_counter() - t0, 3)}
-
-        # 7. llm (optional)
-        t0 = time.perf_counter()
-        analysis = None
-        if utterances:
-            conversation = Conversation(utterances, speakers, language, audio.duration_s)
-            with _stage_span("llm", self.analyzer):
-                analysis = await self._optional(
-                    "llm", warnings, lambda: self.analyzer.analyze(conversation)
-                )
-        record("llm", self.analyzer.info(), t0, **self._error(analysis, texts))
-        if analysis is not None:
-            warnings.extend(analysis.warnings)
-            changed = apply_model_roles(
-                analysis, speakers, utterances, by_channel=method == "channel"
-            )
-            changed = apply_model_sentiment(analysis, utterances) or changed
-            if changed:  # talk ratios by role, sentiment means and trends follow the model
-                metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
-        emit(ProgressEvent("metrics", 1.0, "done"))
-
+        call.emit(ProgressEvent("metrics", 1.0, "done"))
         return CallResult(
             audio=audio.info,
             duration_s=round(audio.duration_s, 3),
@@ -394,12 +301,155 @@ class CallPipeline:
             utterances=utterances,
             metrics=metrics,
             analysis=analysis,
-            stages=stages,
-            warnings=warnings,
-            utterance_vectors=None if vectors is None else np.asarray(vectors, dtype=np.float32),
-            call_vector=call_vector,
+            stages=call.stages,
+            warnings=call.warnings,
+            utterance_vectors=vectors,
+            call_vector=_call_vector(vectors),
             redactions=redactions,
         )
+
+    # ---------------------------------------------------------------------- stages
+    async def _diarize(self, call: _CallRun, audio: Audio, options: AnalysisOptions) -> Diarization:
+        """Who spoke when (required)."""
+        with call.stage("diarization", self.diarizer, starting="finding who spoke when") as rec:
+            diarization = await self._required(
+                "diarization",
+                self.diarizer.diarize(audio, options.diarization(), call.reporter("diarization")),
+            )
+            rec.update(method=diarization.method, speakers=len(diarization.speakers))
+        return diarization
+
+    async def _asr(
+        self, call: _CallRun, audio: Audio, diarization: Diarization, options: AnalysisOptions
+    ) -> tuple[list[Utterance], str]:
+        """What was said (required), its words given to the speakers, grouped in utterances."""
+        with call.stage("asr", self.transcriber, starting="transcribing") as rec:
+            utterances, language = await self._transcribe(
+                audio, diarization, options, call.reporter("asr")
+            )
+            rec["language"] = language
+        if not utterances:
+            call.warnings.append("No speech was recognised in the recording.")
+        return utterances, language
+
+    def _roles(
+        self,
+        call: _CallRun,
+        diarization: Diarization,
+        utterances: list[Utterance],
+        options: AnalysisOptions,
+    ) -> tuple[list[Speaker], bool]:
+        """Agent and customer: by channel in dual-channel calls, by content otherwise.
+        Returns the speakers and whether the roles came from the channels."""
+        agent_channel = (
+            self.agent_channel if options.agent_channel is None else options.agent_channel
+        )
+        by_channel = diarization.method == "channel"
+        with call.stage("roles") as rec:
+            speaker_ids = self._speaker_ids(diarization, utterances)
+            roles = assign_roles(
+                utterances,
+                speaker_ids,
+                channel_of=diarization.channel_of,
+                agent_channel=agent_channel,
+            )
+            speakers = [
+                Speaker(
+                    id=s, role=roles.get(s, Role.UNKNOWN), channel=diarization.channel_of.get(s)
+                )
+                for s in speaker_ids
+            ]
+            for u in utterances:
+                u.role = roles.get(u.speaker, Role.UNKNOWN)
+            rec["method"] = "channel" if by_channel else "content"
+        return speakers, by_channel
+
+    def _redact(
+        self, call: _CallRun, utterances: list[Utterance], options: AnalysisOptions
+    ) -> list[Redaction] | None:
+        """PII redaction, when asked: before anything else reads the text (sentiment,
+        embedding, the llm, the document), so the words it replaces go no further than this
+        process. None: redaction was off."""
+        if not (self.redact_pii if options.redact_pii is None else options.redact_pii):
+            return None
+        with call.stage("redaction", reported=False) as rec:
+            redactions = self.redactor.redact(utterances)
+            rec["entities"] = len(redactions)
+        return redactions
+
+    async def _sentiment(self, call: _CallRun, utterances: list[Utterance]) -> None:
+        """Sentiment per utterance (optional)."""
+        texts = [u.text for u in utterances]
+        with call.stage("sentiment", self.sentiment) as rec:
+            sentiments = (
+                await self._optional(
+                    "sentiment", call.warnings, lambda: self.sentiment.analyze(texts)
+                )
+                if texts
+                else []
+            )
+            rec.update(self._error(sentiments, texts))
+        for u, s in zip(utterances, sentiments or [], strict=False):
+            u.sentiment = s
+
+    async def _embed(self, call: _CallRun, utterances: list[Utterance]) -> np.ndarray | None:
+        """A vector per utterance, for search (optional)."""
+        texts = [u.text for u in utterances]
+        with call.stage("embedding", self.embedder) as rec:
+            vectors = (
+                await self._optional("embedding", call.warnings, lambda: self.embedder.embed(texts))
+                if texts
+                else None
+            )
+            rec.update(self._error(vectors, texts))
+        return None if vectors is None else np.asarray(vectors, dtype=np.float32)
+
+    def _metrics(
+        self, call: _CallRun, audio: Audio, speakers: list[Speaker], utterances: list[Utterance]
+    ) -> ConversationMetrics:
+        """Talk time, silence, interruptions, latency, speed, loudness: computed before the
+        llm, which reads them, and reported done after it (core/stages.py)."""
+        with call.stage("metrics", reported=False):
+            metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
+            speech = conversation_metrics.speech_intervals(utterances)
+            for speaker in speakers:
+                channel = speaker.channel
+                samples = audio.channels[channel] if channel is not None else audio.mono
+                speaker.loudness_dbfs = loudness_dbfs(samples, speech.get(speaker.id, []))
+        return metrics
+
+    async def _llm(
+        self,
+        call: _CallRun,
+        audio: Audio,
+        language: str,
+        speakers: list[Speaker],
+        utterances: list[Utterance],
+        by_channel: bool,
+    ) -> CallAnalysis | None:
+        """Summary, topics, reason, outcome, conflict, action items (optional)."""
+        analysis = None
+        with call.stage("llm", self.analyzer) as rec:
+            if utterances:
+                conversation = Conversation(utterances, speakers, language, audio.duration_s)
+                analysis = await self._optional(
+                    "llm", call.warnings, lambda: self.analyzer.analyze(conversation)
+                )
+            rec.update(self._error(analysis, [u.text for u in utterances]))
+        if analysis is not None:
+            call.warnings.extend(analysis.warnings)
+        return analysis
+
+    @staticmethod
+    def _apply_model(
+        analysis: CallAnalysis,
+        speakers: list[Speaker],
+        utterances: list[Utterance],
+        by_channel: bool,
+    ) -> bool:
+        """The model's roles and sentiment where it gave them; True if anything changed."""
+        changed = apply_model_roles(analysis, speakers, utterances, by_channel=by_channel)
+        return apply_model_sentiment(analysis, utterances) or changed
 
     # -------------------------------------------------------------------- helpers
     @staticmethod

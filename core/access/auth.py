@@ -28,11 +28,11 @@ from ipaddress import ip_address
 from typing import Literal
 
 from cachetools import TTLCache
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict
 
 from core.errors import ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError
 from core.persistence.database import Database
-from core.persistence.models import ApiKeyRow
+from core.persistence.unit_of_work import UnitOfWork
 
 KEY_PREFIX = "cly_"
 # A verified key is remembered this long: a revocation takes effect within it everywhere.
@@ -108,8 +108,12 @@ def new_key() -> tuple[str, str]:
     return key_id, f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
 
 
-@dataclass(frozen=True)
-class KeyInfo:
+class KeyInfo(BaseModel):
+    """An API key as listed (never the key itself): ``callytics keys list`` and REST's
+    ``/v1/keys`` show these fields."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
     id: str
     name: str
     role: AccessRole
@@ -117,18 +121,6 @@ class KeyInfo:
     created_by: str
     revoked_at: datetime | None
     last_used_at: datetime | None
-
-    @classmethod
-    def of(cls, row: ApiKeyRow) -> KeyInfo:
-        return cls(
-            row.id,
-            row.name,
-            AccessRole(row.role),
-            row.created_at,
-            row.created_by,
-            row.revoked_at,
-            row.last_used_at,
-        )
 
 
 @dataclass(frozen=True)
@@ -148,28 +140,20 @@ class ApiKeyStore:
         if not name or len(name) > 100:
             raise InvalidInputError("A key needs a name of 1 to 100 characters.")
         key_id, key = new_key()
-        row = ApiKeyRow(
-            id=key_id,
-            name=name,
-            role=role.value,
-            key_sha256=hash_key(key),
-            created_by=created_by,
-        )
-        with self.database.session() as session:
-            session.add(row)
-            session.flush()
-            return IssuedKey(KeyInfo.of(row), key)
+        with UnitOfWork(self.database) as uow:
+            row = uow.api_keys.add(
+                key_id, name=name, role=role.value, key_sha256=hash_key(key), created_by=created_by
+            )
+            return IssuedKey(KeyInfo.model_validate(row), key)
 
     def list(self, *, include_revoked: bool = True) -> list[KeyInfo]:
-        with self.database.session() as session:
-            query = select(ApiKeyRow).order_by(ApiKeyRow.created_at)
-            if not include_revoked:
-                query = query.where(ApiKeyRow.revoked_at.is_(None))
-            return [KeyInfo.of(row) for row in session.scalars(query)]
+        with UnitOfWork(self.database) as uow:
+            rows = uow.api_keys.all(include_revoked=include_revoked)
+            return [KeyInfo.model_validate(row) for row in rows]
 
     def revoke(self, key_id: str, revoked_by: str = "cli") -> KeyInfo:
-        with self.database.session() as session:
-            row = session.get(ApiKeyRow, key_id.removeprefix(KEY_PREFIX))
+        with UnitOfWork(self.database) as uow:
+            row = uow.api_keys.get(key_id.removeprefix(KEY_PREFIX))
             if row is None:
                 raise NotFoundError(
                     f"No API key {key_id}.", "List keys with `callytics keys list`."
@@ -177,18 +161,18 @@ class ApiKeyStore:
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
                 row.revoked_by = revoked_by
-            session.flush()
-            return KeyInfo.of(row)
+            uow.flush()
+            return KeyInfo.model_validate(row)
 
     def any(self) -> bool:
-        with self.database.session() as session:
-            return session.scalar(select(ApiKeyRow.id).limit(1)) is not None
+        with UnitOfWork(self.database) as uow:
+            return uow.api_keys.any()
 
     def lookup(self, key: str) -> Principal | None:
         """The principal of an active key, or None; records when the key was last used."""
         digest = hash_key(key)
-        with self.database.session() as session:
-            row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == digest))
+        with UnitOfWork(self.database) as uow:
+            row = uow.api_keys.by_hash(digest)
             if row is None or row.revoked_at is not None:
                 return None
             row.last_used_at = datetime.now(UTC)

@@ -56,7 +56,7 @@ class Scorecard:
         except (KeyError, TypeError) as exc:
             raise InvalidInputError(
                 f"Not a QA scorecard: {exc}.",
-                "Give a name and items, each with id, name and phrases (see core/qa.py).",
+                "Give a name and items, each with id, name and phrases (see core/analysis/qa.py).",
             ) from None
         if not items:
             raise InvalidInputError("A QA scorecard needs at least one item.")

@@ -14,22 +14,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, or_, select
-
-from core.categories import names_for
+from core.adapters.cache import CallDocumentCache
 from core.errors import InvalidInputError, NotFoundError
+from core.jobs.status import JOB_STATUSES
 from core.persistence.database import Database
-from core.persistence.models import CallCategoryRow, CallRow, CategoryRow, JobRow
-from core.persistence.repositories import CallRepository, as_utc
+from core.persistence.models import CallRow, JobRow
+from core.persistence.repositories import CallCriteria, as_utc
+from core.persistence.unit_of_work import UnitOfWork
 
 SentimentFilter = Literal["positive", "neutral", "negative"]
 # The customer's mean utterance sentiment (-1..1) beyond these bounds is positive/negative.
 SENTIMENT_BOUND = 0.05
 MAX_PAGE = 100
-JobStatusName = Literal["queued", "running", "succeeded", "failed"]
-JOB_STATUSES: tuple[str, ...] = get_args(JobStatusName)
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class CallFilters:
     resolution: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-    category: str | None = None  # a custom category's name (core/categories.py)
+    category: str | None = None  # a custom category's name (core/categories/rules.py)
     agent: str | None = None  # the agent given at upload, exactly
 
 
@@ -98,7 +96,7 @@ class CallCatalog:
         self,
         database: Database,
         *,
-        document_cache: Any = None,  # core.cache.CallDocumentCache
+        document_cache: CallDocumentCache | None = None,
     ) -> None:
         self.database = database
         self.document_cache = document_cache
@@ -110,63 +108,39 @@ class CallCatalog:
         """Newest first. ``cursor`` is the ``next_cursor`` of the previous page."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}, not {limit}.")
-        filters = filters or CallFilters()
-        conditions = self._conditions(filters)
-        query: Select[Any] = select(CallRow).where(*conditions)
-        if cursor:
-            at, call_id = decode_cursor(cursor)
-            query = query.where(
-                or_(CallRow.created_at < at, and_(CallRow.created_at == at, CallRow.id < call_id))
-            )
-        query = query.order_by(CallRow.created_at.desc(), CallRow.id.desc()).limit(limit + 1)
-        with self.database.session() as session:
-            rows = list(session.scalars(query))
-            total = session.scalar(select(func.count()).select_from(CallRow).where(*conditions))
-            names = category_names(session, [r.id for r in rows[:limit]])
+        criteria = self._criteria(filters or CallFilters())
+        after = decode_cursor(cursor) if cursor else None
+        with UnitOfWork(self.database) as uow:
+            rows = uow.calls.page(criteria, limit=limit + 1, after=after)
+            total = uow.calls.count(criteria)
+            names = uow.categories.names_for([r.id for r in rows[:limit]])
             items = [self._summary(r, names.get(r.id, [])) for r in rows[:limit]]
         more = len(rows) > limit
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
-        return CallPage(items, next_cursor, int(total or 0))
+        return CallPage(items, next_cursor, total)
 
     @staticmethod
-    def _conditions(f: CallFilters) -> builtins.list[Any]:
-        conditions: builtins.list[Any] = [CallRow.deleted_at.is_(None)]
-        if f.topic:
-            needle = f.topic.strip().lower().replace("|", " ")
-            conditions.append(CallRow.topics_text.like(f"%|{_escape_like(needle)}|%", escape="\\"))
-        if f.sentiment == "positive":
-            conditions.append(CallRow.customer_sentiment > SENTIMENT_BOUND)
-        elif f.sentiment == "negative":
-            conditions.append(CallRow.customer_sentiment < -SENTIMENT_BOUND)
-        elif f.sentiment == "neutral":
-            conditions.append(CallRow.customer_sentiment.between(-SENTIMENT_BOUND, SENTIMENT_BOUND))
-        elif f.sentiment is not None:
+    def _criteria(f: CallFilters) -> CallCriteria:
+        """The filters, checked, in the repository's terms."""
+        if f.sentiment not in (None, "positive", "neutral", "negative"):
             raise InvalidInputError(
                 f"Unknown sentiment {f.sentiment!r}.", "Use positive, neutral or negative."
             )
-        if f.conflict is not None:
-            conditions.append(CallRow.conflict.is_(f.conflict))
-        if f.resolution:
-            conditions.append(CallRow.resolution == f.resolution)
-        if f.created_after:
-            conditions.append(CallRow.created_at >= as_utc(f.created_after))
-        if f.created_before:
-            conditions.append(CallRow.created_at < as_utc(f.created_before))
-        if f.category is not None:
-            tagged = (
-                select(CallCategoryRow.call_id)
-                .join(CategoryRow, CategoryRow.id == CallCategoryRow.category_id)
-                .where(
-                    CallCategoryRow.call_id == CallRow.id,
-                    CategoryRow.name == f.category.strip().lower(),
-                )
-            )
-            conditions.append(exists(tagged))
-        if f.agent is not None:
-            conditions.append(CallRow.agent == f.agent.strip())
         if f.created_after and f.created_before and f.created_after >= f.created_before:
             raise InvalidInputError("created_after must be earlier than created_before.")
-        return conditions
+        bound = SENTIMENT_BOUND
+        return CallCriteria(
+            topic=f.topic,
+            sentiment_above=bound if f.sentiment == "positive" else None,
+            sentiment_below=-bound if f.sentiment == "negative" else None,
+            sentiment_within=(-bound, bound) if f.sentiment == "neutral" else None,
+            conflict=f.conflict,
+            resolution=f.resolution,
+            created_after=f.created_after,
+            created_before=f.created_before,
+            category=None if f.category is None else f.category.strip().lower(),
+            agent=None if f.agent is None else f.agent.strip(),
+        )
 
     @staticmethod
     def _summary(row: CallRow, categories: builtins.list[str] | None = None) -> CallSummary:
@@ -208,30 +182,28 @@ class CallCatalog:
         return data
 
     def _missing(self, call_id: str) -> NotFoundError:
-        with self.database.session() as session:
-            return CallRepository(session).missing(call_id)
+        with UnitOfWork(self.database) as uow:
+            return uow.calls.missing(call_id)
 
     def _load_document(self, call_id: str) -> dict[str, Any] | None:
-        with self.database.session() as session:
-            return CallRepository(session).document(call_id)
+        with UnitOfWork(self.database) as uow:
+            return uow.calls.document(call_id)
 
     def exists(self, call_id: str) -> bool:
-        with self.database.session() as session:
-            row = session.get(CallRow, call_id)
-            return row is not None and row.deleted_at is None
+        with UnitOfWork(self.database) as uow:
+            return uow.calls.is_live(call_id)
 
     def categories(self, call_id: str) -> builtins.list[str]:
         """The custom category names a stored call is tagged with, sorted."""
-        with self.database.session() as session:
-            row = session.get(CallRow, call_id)
-            if row is None or row.deleted_at is not None:
-                raise CallRepository(session).missing(call_id)
-            return category_names(session, [call_id]).get(call_id, [])
+        with UnitOfWork(self.database) as uow:
+            if not uow.calls.is_live(call_id):
+                raise uow.calls.missing(call_id)
+            return uow.categories.names_for([call_id]).get(call_id, [])
 
     def audit(self, call_id: str) -> dict[str, Any]:
         """Who created, last changed and deleted a call, and when; also for a deleted one."""
-        with self.database.session() as session:
-            row = session.get(CallRow, call_id)
+        with UnitOfWork(self.database) as uow:
+            row = uow.calls.find(call_id)
             if row is None:
                 raise NotFoundError(f"No call {call_id}.", "List calls with GET /v1/calls.")
             return {
@@ -247,11 +219,10 @@ class CallCatalog:
 
     def audio(self, call_id: str) -> tuple[Path, str]:
         """The stored recording and the name it was uploaded under."""
-        with self.database.session() as session:
-            calls = CallRepository(session)
-            row = calls.get(call_id)
+        with UnitOfWork(self.database) as uow:
+            row = uow.calls.get(call_id)
             if row is None:
-                raise calls.missing(call_id)
+                raise uow.calls.missing(call_id)
             path, filename = row.audio_path, row.filename
         if not path or not Path(path).is_file():
             raise NotFoundError(
@@ -272,15 +243,12 @@ class CallCatalog:
             raise InvalidInputError(
                 f"Unknown job status {unknown[0]!r}.", f"Use {', '.join(JOB_STATUSES)}."
             )
-        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit)
-        if wanted:
-            query = query.where(JobRow.status.in_(wanted))
-        with self.database.session() as session:
-            return [job_dict(row) for row in session.scalars(query)]
+        with UnitOfWork(self.database) as uow:
+            return [job_dict(row) for row in uow.jobs.newest(wanted, limit=limit)]
 
     def job(self, job_id: str) -> dict[str, Any]:
-        with self.database.session() as session:
-            row = session.get(JobRow, job_id)
+        with UnitOfWork(self.database) as uow:
+            row = uow.jobs.get(job_id)
             if row is None:
                 raise NotFoundError(f"No job {job_id}.", "Use the job_id returned by the upload.")
             return job_dict(row)
@@ -309,12 +277,3 @@ def job_dict(row: JobRow) -> dict[str, Any]:
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),
     }
-
-
-def category_names(session: Any, call_ids: builtins.list[str]) -> dict[str, builtins.list[str]]:
-    """Each call's custom category names, sorted (one query for a page of calls)."""
-    return names_for(session, call_ids) if call_ids else {}
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

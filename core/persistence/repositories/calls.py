@@ -1,38 +1,68 @@
-"""Repositories own the queries. The caller (job runner, request) owns the transaction."""
+"""The call aggregate: a call's row and its utterances (tombstones included)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import GoneError, NotFoundError
-from core.events import JobEvent
-from core.persistence.models import (
-    CallCategoryRow,
-    CallRow,
-    JobEventRow,
-    JobRow,
-    UtteranceRow,
-    utcnow,
-)
+from core.persistence.models import CallCategoryRow, CallRow, CategoryRow, UtteranceRow, utcnow
+from core.persistence.repositories.common import as_utc, escape_like, to_blob, topics_text
 
 
-def to_blob(vector: np.ndarray | None) -> bytes | None:
-    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+@dataclass(frozen=True)
+class CallCriteria:
+    """Which live calls a listing holds: every field that is set must hold.
 
+    The caller has checked and normalised the values (core/calls/catalog.py); this says
+    them in terms of the columns.
+    """
 
-def from_blob(blob: bytes | None) -> np.ndarray | None:
-    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
+    topic: str | None = None  # one exact topic (matched lower-cased)
+    sentiment_above: float | None = None  # the customer's mean sentiment > this
+    sentiment_below: float | None = None  # ... < this
+    sentiment_within: tuple[float, float] | None = None  # ... between these, inclusive
+    conflict: bool | None = None
+    resolution: str | None = None
+    created_after: datetime | None = None  # inclusive
+    created_before: datetime | None = None  # exclusive
+    category: str | None = None  # tagged with the category of this (lower-case) name
+    agent: str | None = None  # exactly
 
-
-def topics_text(topics: list[str]) -> str:
-    """``|billing|refund|``: lets an exact-topic filter be one portable LIKE."""
-    cleaned = [t.strip().lower().replace("|", " ") for t in topics if t and t.strip()]
-    return "|" + "|".join(cleaned) + "|" if cleaned else ""
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [CallRow.deleted_at.is_(None)]
+        if self.topic:
+            needle = self.topic.strip().lower().replace("|", " ")
+            conditions.append(CallRow.topics_text.like(f"%|{escape_like(needle)}|%", escape="\\"))
+        if self.sentiment_above is not None:
+            conditions.append(CallRow.customer_sentiment > self.sentiment_above)
+        if self.sentiment_below is not None:
+            conditions.append(CallRow.customer_sentiment < self.sentiment_below)
+        if self.sentiment_within is not None:
+            conditions.append(CallRow.customer_sentiment.between(*self.sentiment_within))
+        if self.conflict is not None:
+            conditions.append(CallRow.conflict.is_(self.conflict))
+        if self.resolution:
+            conditions.append(CallRow.resolution == self.resolution)
+        if self.created_after:
+            conditions.append(CallRow.created_at >= as_utc(self.created_after))
+        if self.created_before:
+            conditions.append(CallRow.created_at < as_utc(self.created_before))
+        if self.category is not None:
+            tagged = (
+                select(CallCategoryRow.call_id)
+                .join(CategoryRow, CategoryRow.id == CallCategoryRow.category_id)
+                .where(CallCategoryRow.call_id == CallRow.id, CategoryRow.name == self.category)
+            )
+            conditions.append(exists(tagged))
+        if self.agent is not None:
+            conditions.append(CallRow.agent == self.agent)
+        return conditions
 
 
 class CallRepository:
@@ -107,6 +137,15 @@ class CallRepository:
         row = self.session.get(CallRow, call_id, options=[selectinload(CallRow.utterances)])
         return row if row is not None and row.deleted_at is None else None
 
+    def find(self, call_id: str) -> CallRow | None:
+        """The call's row, live or a tombstone (its utterances not read)."""
+        return self.session.get(CallRow, call_id)
+
+    def is_live(self, call_id: str) -> bool:
+        """Whether the call exists and is not deleted (its utterances not read)."""
+        row = self.find(call_id)
+        return row is not None and row.deleted_at is None
+
     def missing(self, call_id: str) -> NotFoundError:
         """The error for a call that is not live: 410 with the audit trail when it was
         deleted, 404 when it never existed."""
@@ -145,6 +184,61 @@ class CallRepository:
         ]
         return doc
 
+    # ------------------------------------------------------------------ lists
+    def page(
+        self, criteria: CallCriteria, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[CallRow]:
+        """Up to ``limit`` matching calls, newest first (then by id, descending), those
+        past the ``after`` (created_at, id) position when given. Utterances not read."""
+        query = select(CallRow).where(*criteria.conditions())
+        if after is not None:
+            at, call_id = after
+            query = query.where(
+                or_(CallRow.created_at < at, and_(CallRow.created_at == at, CallRow.id < call_id))
+            )
+        query = query.order_by(CallRow.created_at.desc(), CallRow.id.desc()).limit(limit)
+        return list(self.session.scalars(query))
+
+    def count(self, criteria: CallCriteria) -> int:
+        """How many calls match, whatever the page."""
+        conditions = criteria.conditions()
+        total = self.session.scalar(select(func.count()).select_from(CallRow).where(*conditions))
+        return int(total or 0)
+
+    def in_period(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        *,
+        agent: str | None = None,
+        limit: int,
+    ) -> list[CallRow]:
+        """Live calls created in ``[since, until)`` (either end open when None), of one
+        ``agent`` when given, oldest first, at most ``limit``. Utterances not read."""
+        query = select(CallRow).where(CallRow.deleted_at.is_(None))
+        if since:
+            query = query.where(CallRow.created_at >= as_utc(since))
+        if until:
+            query = query.where(CallRow.created_at < as_utc(until))
+        if agent is not None:
+            query = query.where(CallRow.agent == agent)
+        query = query.order_by(CallRow.created_at).limit(limit)
+        return list(self.session.scalars(query))
+
+    def live_after(self, after: str, limit: int) -> list[CallRow]:
+        """The next ``limit`` live calls by id past ``after``, with their utterances: a
+        scan of every call, a batch at a time."""
+        return list(
+            self.session.scalars(
+                select(CallRow)
+                .where(CallRow.deleted_at.is_(None), CallRow.id > after)
+                .order_by(CallRow.id)
+                .limit(limit)
+                .options(selectinload(CallRow.utterances))
+            )
+        )
+
+    # ----------------------------------------------------------------- removal
     def delete(self, call_id: str) -> bool:
         """Remove the row itself (a re-analysis replaces it); deleting a call for a user is
         :meth:`tombstone`."""
@@ -179,138 +273,3 @@ class CallRepository:
         row.deleted_at = now
         row.deleted_by = actor
         return row
-
-
-class JobRepository:
-    """Job rows and their event log. Every state change is also an event (``job_events``)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def create(
-        self,
-        job_id: str,
-        call_id: str,
-        filename: str,
-        options: dict[str, Any],
-        audio_path: str | None,
-        *,
-        kind: str = "analyze",
-        submitted_by: str | None = None,
-        agent: str | None = None,
-    ) -> JobEvent:
-        row = JobRow(
-            id=job_id,
-            call_id=call_id,
-            filename=filename,
-            kind=kind,
-            status="queued",
-            progress=0.0,
-            message="queued",
-            options=options,
-            audio_path=audio_path,
-            attempts=0,
-            submitted_by=submitted_by,
-            agent=agent,
-            created_at=utcnow(),
-        )
-        self.session.add(row)
-        self.session.flush()
-        return self._event(row, "queued", 0.0, "queued")
-
-    def get(self, job_id: str) -> JobRow | None:
-        return self.session.get(JobRow, job_id)
-
-    def start(self, job_id: str, worker: str = "") -> JobEvent:
-        job = self._require(job_id)
-        job.status = "running"
-        job.attempts += 1
-        job.started_at = utcnow()
-        job.error = None
-        where = f" on {worker}" if worker else ""
-        return self._event(job, "start", 0.0, f"attempt {job.attempts}{where}")
-
-    def progress(self, job_id: str, stage: str, progress: float, message: str) -> JobEvent:
-        job = self._require(job_id)
-        job.stage = stage
-        job.progress = progress
-        job.message = message
-        return self._event(job, stage, progress, message)
-
-    def finish(self, job_id: str, *, error: str | None = None) -> JobEvent:
-        job = self._require(job_id)
-        job.status = "failed" if error else "succeeded"
-        job.error = error
-        job.progress = job.progress if error else 1.0
-        job.message = error or "done"
-        job.finished_at = utcnow()
-        return self._event(job, "done", 1.0, job.message)
-
-    def requeue(self, job_id: str, reason: str) -> JobEvent:
-        """Put an interrupted job back in the queue (its next attempt starts from scratch)."""
-        job = self._require(job_id)
-        job.status = "queued"
-        job.stage = None
-        job.progress = 0.0
-        job.message = reason
-        return self._event(job, "queued", 0.0, reason)
-
-    def unfinished(self, statuses: tuple[str, ...] = ("queued", "running")) -> list[JobRow]:
-        return list(
-            self.session.scalars(
-                select(JobRow).where(JobRow.status.in_(statuses)).order_by(JobRow.created_at)
-            )
-        )
-
-    def for_call(self, call_id: str) -> list[JobRow]:
-        return list(
-            self.session.scalars(
-                select(JobRow).where(JobRow.call_id == call_id).order_by(JobRow.created_at)
-            )
-        )
-
-    def delete_for_call(self, call_id: str) -> None:
-        ids = select(JobRow.id).where(JobRow.call_id == call_id)
-        self.session.execute(delete(JobEventRow).where(JobEventRow.job_id.in_(ids)))
-        self.session.execute(delete(JobRow).where(JobRow.call_id == call_id))
-
-    def events(self, job_id: str, after: int = -1) -> list[JobEvent]:
-        """The job's events with ``seq > after``, in order. NotFoundError for an unknown job."""
-        self._require(job_id)
-        rows = self.session.scalars(
-            select(JobEventRow)
-            .where(JobEventRow.job_id == job_id, JobEventRow.seq > after)
-            .order_by(JobEventRow.seq)
-        )
-        return [
-            JobEvent(job_id, r.seq, r.stage, r.progress, r.message, r.status, as_utc(r.at))
-            for r in rows
-        ]
-
-    def _event(self, job: JobRow, stage: str, progress: float, message: str) -> JobEvent:
-        last = self.session.scalar(
-            select(func.max(JobEventRow.seq)).where(JobEventRow.job_id == job.id)
-        )
-        row = JobEventRow(
-            job_id=job.id,
-            seq=0 if last is None else last + 1,
-            stage=stage,
-            progress=progress,
-            message=message,
-            status=job.status,
-            at=utcnow(),
-        )
-        self.session.add(row)
-        self.session.flush()
-        return JobEvent(job.id, row.seq, stage, progress, message, job.status, row.at)
-
-    def _require(self, job_id: str) -> JobRow:
-        job = self.get(job_id)
-        if job is None:
-            raise NotFoundError(f"No job {job_id}.", "Check the job id returned by the upload.")
-        return job
-
-
-def as_utc(at: datetime) -> datetime:
-    """SQLite hands datetimes back naive; they were written in UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

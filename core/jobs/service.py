@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import hashlib
 import logging
 import os
-import shutil
 import socket
 import threading
 import time
@@ -31,7 +28,9 @@ from typing import Any, Protocol
 from opentelemetry import trace
 from opentelemetry.context import Context
 
-from core.document import build_document
+from core.analysis.document import build_document
+from core.analysis.pii import silence, write_wav
+from core.analysis.pipeline import AnalysisOptions, CallPipeline, CallResult
 from core.domain import Audio, AudioInfo, ProgressEvent
 from core.errors import (
     CallyticsError,
@@ -40,14 +39,13 @@ from core.errors import (
     JobDeferred,
     NotFoundError,
     StageUnavailableError,
-    StorageFullError,
 )
-from core.events import EventBus, JobEvent, LocalEventBus
+from core.jobs.audio_store import AudioStore, file_sha256
+from core.jobs.events import EventBus, JobEvent, LocalEventBus
 from core.persistence.database import Database
-from core.persistence.models import utcnow
-from core.persistence.repositories import CallRepository, JobRepository, as_utc
-from core.pii import silence, write_wav
-from core.pipeline import AnalysisOptions, CallPipeline
+from core.persistence.models import JobRow, utcnow
+from core.persistence.repositories import JobRepository, as_utc
+from core.persistence.unit_of_work import UnitOfWork
 
 _tracer = trace.get_tracer("callytics.jobs")
 
@@ -70,69 +68,19 @@ class JobObserver(Protocol):
     ) -> None: ...
 
 
+class QualityScorer(Protocol):
+    """Scores a new document's QA checklist (core.analysis.qa.QAScorer)."""
+
+    async def score(self, document: dict[str, Any]) -> dict[str, Any]: ...
+
+
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # shown in each job's "start" event
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
 class JobHandle:
     job_id: str
     call_id: str
-
-
-class AudioStore:
-    """Keeps the original recording under a generated name (never a client's path).
-
-    A disk with no room left (full, over quota, file too large) raises
-    :class:`core.errors.StorageFullError`, and nothing of the copy is left behind.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def put(self, key: str, source: Path, *, suffix: str = "", move: bool = False) -> Path:
-        """Store ``source`` as ``<key><suffix>``; ``suffix`` only ever keeps [a-z0-9.]."""
-        clean = "".join(c for c in suffix.lower() if c.isascii() and (c.isalnum() or c == "."))
-        target = self.root / f"{key}{clean[:8]}"
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            if move:  # a rename on the same disk; a copy, then a delete, across disks
-                shutil.move(str(source), target)
-            else:
-                shutil.copyfile(source, target)
-        except OSError as exc:
-            target.unlink(missing_ok=True)  # a new name: only a partial copy can be there
-            if (full := self.storage_full(exc)) is not None:
-                raise full from exc
-            raise
-        return target
-
-    @staticmethod
-    def storage_full(exc: OSError) -> CallyticsError | None:
-        """The error for the client when ``exc`` says the disk has no room; None otherwise."""
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            return None
-        return StorageFullError(
-            "There is no room left to store the recording.",
-            "Nothing was kept. Try again once space is freed on the server's audio storage "
-            "(STORAGE_DIR).",
-        )
-
-    def owns(self, path: str | Path | None) -> bool:
-        if not path:
-            return False
-        return Path(path).resolve().parent == self.root.resolve()
-
-    def remove(self, path: str | Path | None) -> None:
-        if path:
-            Path(path).unlink(missing_ok=True)
 
 
 def _progress(job_id: str, event: ProgressEvent, repo: JobRepository) -> JobEvent:
@@ -208,9 +156,9 @@ class AnalysisService:
         keep_audio: bool = True,
         max_attempts: int = 3,
         retry_delay_s: float = 5.0,
-        qa: Any = None,
+        qa: QualityScorer | None = None,
     ) -> None:
-        """``qa``: scores each new document's QA checklist (core.qa.QAScorer), or None."""
+        """``qa``: scores each new document's QA checklist (core.analysis.qa.QAScorer), or None."""
         self.pipeline = pipeline
         self.database = database
         self.decoder = decoder
@@ -233,8 +181,8 @@ class AnalysisService:
         return event
 
     def _commit(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
-        with self.database.session() as session:
-            return change(JobRepository(session))
+        with UnitOfWork(self.database) as uow:
+            return change(uow.jobs)
 
     async def publish(self, event: JobEvent) -> None:
         try:
@@ -243,8 +191,8 @@ class AnalysisService:
             log.warning("could not publish job event %s/%s: %s", event.job_id, event.seq, exc)
 
     def stored_events(self, job_id: str, after: int = -1) -> list[JobEvent]:
-        with self.database.session() as session:
-            return JobRepository(session).events(job_id, after)
+        with UnitOfWork(self.database) as uow:
+            return uow.jobs.events(job_id, after)
 
     def changed(self, call_id: str) -> None:
         for listener in self.listeners:
@@ -253,7 +201,9 @@ class AnalysisService:
             except Exception:
                 log.exception("call %s: a change listener failed", call_id)
 
-    def _ended(self, job: Any, outcome: str, started: float, document: Any = None) -> None:
+    def _ended(
+        self, job: JobRow, outcome: str, started: float, document: dict[str, Any] | None = None
+    ) -> None:
         for observer in self.observers:
             try:
                 observer.job_ended(job.kind, outcome, time.perf_counter() - started, document)
@@ -283,8 +233,8 @@ class AnalysisService:
         if self.audio_store is not None:
             stored = self.audio_store.put(handle.call_id, path, suffix=suffix, move=move)
         try:
-            with self.database.session() as session:
-                event = JobRepository(session).create(
+            with UnitOfWork(self.database) as uow:
+                event = uow.jobs.create(
                     handle.job_id,
                     handle.call_id,
                     name,
@@ -307,18 +257,17 @@ class AnalysisService:
     ) -> JobHandle:
         """Queue a new job that analyses a stored call's audio again and replaces the call;
         ``submitted_by`` becomes its ``updated_by``."""
-        with self.database.session() as session:
-            calls = CallRepository(session)
-            call = calls.get(call_id)
+        with UnitOfWork(self.database) as uow:
+            call = uow.calls.get(call_id)
             if call is None:
-                raise calls.missing(call_id)
+                raise uow.calls.missing(call_id)
             if not call.audio_path or not Path(call.audio_path).is_file():
                 raise InvalidInputError(
                     f"Call {call_id} has no stored audio to analyse again.",
                     "Upload the recording again (STORE_AUDIO=true keeps it).",
                 )
             handle = JobHandle(job_id=str(uuid.uuid4()), call_id=call_id)
-            JobRepository(session).create(
+            uow.jobs.create(
                 handle.job_id,
                 call_id,
                 call.filename,
@@ -360,12 +309,12 @@ class AnalysisService:
             current_job_id.reset(token)
 
     async def _execute(
-        self, job: Any, on_event: EventSink | None, *, defer: bool
+        self, job: JobRow, on_event: EventSink | None, *, defer: bool
     ) -> dict[str, Any]:
         job_id = job.id
         if job.status == "succeeded":
-            with self.database.session() as session:
-                document = CallRepository(session).document(job.call_id)
+            with UnitOfWork(self.database) as uow:
+                document = uow.calls.document(job.call_id)
             if document is not None:
                 return document
         options = AnalysisOptions(**job.options)
@@ -440,7 +389,7 @@ class AnalysisService:
         self.changed(job.call_id)
         return document
 
-    async def _fail(self, job: Any, reason: str) -> None:
+    async def _fail(self, job: JobRow, reason: str) -> None:
         log.error("job %s failed: %s", job.id, reason)
         await self.record(lambda repo: repo.finish(job.id, error=reason))
         if job.kind == "analyze":
@@ -451,14 +400,15 @@ class AnalysisService:
         if self.audio_store is not None and self.audio_store.owns(path):
             self.audio_store.remove(path)
 
-    def _job(self, job_id: str) -> Any:
-        with self.database.session() as session:
-            job = JobRepository(session).get(job_id)
+    def _job(self, job_id: str) -> JobRow:
+        """The job's row as it is now (read-only: a change goes through :meth:`record`)."""
+        with UnitOfWork(self.database) as uow:
+            job = uow.jobs.get(job_id)
             if job is None:
                 raise NotFoundError(f"No job {job_id}.")
             return job
 
-    def _redacted_audio(self, job: Any, audio: Any, result: Any) -> str | None:
+    def _redacted_audio(self, job: JobRow, audio: Audio, result: CallResult) -> str | None:
         """With PII redaction on, the recording with the redacted words silenced (a WAV next
         to the original, which goes once the call is stored); None otherwise."""
         if result.redactions is None or not self.keep_audio or self.audio_store is None:
@@ -478,14 +428,13 @@ class AnalysisService:
         kind: str,
         document: dict[str, Any],
         sha: str,
-        result: Any,
+        result: CallResult,
         redacted_audio: str | None = None,
     ) -> JobEvent:
         """Write the call and the job's success in one transaction. ``redacted_audio``
         becomes the call's recording instead of the uploaded one."""
-        with self.database.session() as session:
-            calls = CallRepository(session)
-            jobs = JobRepository(session)
+        with UnitOfWork(self.database) as uow:
+            calls, jobs = uow.calls, uow.jobs
             job = jobs.get(job_id)
             audio_path = redacted_audio or (job.audio_path if job is not None else None)
             actor = job.submitted_by if job is not None else None
@@ -499,7 +448,7 @@ class AnalysisService:
                 document["created_at"] = as_utc(old.created_at).isoformat()
                 created_by = old.created_by
                 calls.delete(call_id)
-                session.flush()
+                uow.flush()
             if (
                 not self.keep_audio
                 or self.audio_store is None
@@ -537,14 +486,13 @@ class AnalysisService:
     def delete_call(self, call_id: str, deleted_by: str = "local") -> bool:
         """Delete a call's content (utterances, vectors, document), its jobs and its stored
         audio; the row stays as a tombstone that says who deleted it and when."""
-        with self.database.session() as session:
-            calls = CallRepository(session)
-            row = calls.get(call_id)
+        with UnitOfWork(self.database) as uow:
+            row = uow.calls.get(call_id)
             if row is None:
-                raise calls.missing(call_id)
+                raise uow.calls.missing(call_id)
             audio_path = row.audio_path
-            calls.tombstone(call_id, deleted_by)
-            JobRepository(session).delete_for_call(call_id)
+            uow.calls.tombstone(call_id, deleted_by)
+            uow.jobs.delete_for_call(call_id)
         self.discard_audio(audio_path)
         self.changed(call_id)
         return True

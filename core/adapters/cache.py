@@ -35,13 +35,12 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import redis
 from cachetools import TTLCache
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from core.document import analysis_state
+from core.analysis.document import analysis_state
 from core.domain import CallAnalysis, Conversation, ProfanityHit, Resolution, Role, SentimentLabel
 from core.persistence.database import Database
-from core.persistence.models import CacheEntryRow
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import CallAnalyzer, Embedder, close_stage
 
 log = logging.getLogger(__name__)
@@ -107,27 +106,17 @@ class CacheStats:
 
 
 def _db_get(database: Database, keys: Sequence[str]) -> dict[str, bytes]:
-    now, found = datetime.now(UTC), {}
-    columns = (CacheEntryRow.key, CacheEntryRow.value, CacheEntryRow.expires_at)
-    with database.session() as session:
-        rows = session.execute(select(*columns).where(CacheEntryRow.key.in_(keys)))
-        for key, value, expires in rows:
-            # SQLite hands datetimes back naive; they were written in UTC.
-            if expires is None or expires.replace(tzinfo=expires.tzinfo or UTC) > now:
-                found[key] = bytes(value)
-    return found
+    now = datetime.now(UTC)
+    with UnitOfWork(database) as uow:
+        return uow.cache_entries.fresh(keys, now)
 
 
 def _db_put(database: Database, items: dict[str, bytes]) -> None:
     """Upsert by merge; a concurrent insert of the same key makes the first try fail."""
     for attempt in (1, 2):
         try:
-            with database.session() as session:
-                # Load the rows that exist, so that merge updates them without a SELECT each.
-                session.scalars(select(CacheEntryRow).where(CacheEntryRow.key.in_(items))).all()
-                now = datetime.now(UTC)
-                for key, value in items.items():
-                    session.merge(CacheEntryRow(key=key, value=value, created_at=now))
+            with UnitOfWork(database) as uow:
+                uow.cache_entries.put_many(items)
             return
         except IntegrityError:
             if attempt == 2:
@@ -213,8 +202,8 @@ class TieredCache:
         """Remove ``key`` from every tier and tell the other processes to forget it."""
         self._evict(key)
         if self.database is not None:
-            with self.database.session() as session:
-                session.execute(delete(CacheEntryRow).where(CacheEntryRow.key == key))
+            with UnitOfWork(self.database) as uow:
+                uow.cache_entries.delete(key)
         self._redis_call(lambda r: r.delete(f"{self.namespace}:{key}"))
         self._redis_call(lambda r: r.publish(self.channel, key))
 
@@ -297,7 +286,7 @@ class TieredCache:
                 return self._listener is not None
             if self._redis is None or time.monotonic() < self._redis_down_until:
                 return False
-            pubsub = self._redis.pubsub()
+            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]  # redis-py's stubs
             try:
                 pubsub.subscribe(self.channel)
                 confirmation = pubsub.get_message(timeout=2.0)
@@ -350,7 +339,9 @@ class CallDocumentCache:
     def __init__(self, cache: TieredCache) -> None:
         self.cache = cache
 
-    def get(self, call_id: str, loader: Callable[[], dict[str, Any] | None]) -> dict | None:
+    def get(
+        self, call_id: str, loader: Callable[[], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
         data = self.get_json(call_id, loader)
         return None if data is None else json_loads(data)
 
@@ -401,7 +392,7 @@ class CachingEmbedder:
 
 
 def analysis_from_dict(data: dict[str, Any]) -> CallAnalysis:
-    """The inverse of :func:`core.document.analysis_state` (and of ``analysis_dict``)."""
+    """The inverse of :func:`core.analysis.document.analysis_state` (and of ``analysis_dict``)."""
     return CallAnalysis(
         summary=data["summary"],
         topics=list(data["topics"]),

@@ -22,18 +22,16 @@ condition can be negated (``"negate": true``). The kinds of condition:
 A condition whose value the document does not have (no customer, no sentiment) does not
 hold; negated, it does. :func:`matches` evaluates a rule; :class:`CategoryStore` keeps the
 rules and the tags (tables ``categories`` and ``call_categories``); :class:`CategoryTagger`
-is the analysis service's observer that tags each newly analysed call.
+is the analysis service's observer that tags each newly analysed call (both in
+:mod:`core.categories.store`).
 """
 
 from __future__ import annotations
 
-import builtins
 import logging
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -45,20 +43,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
 
-from core.errors import InvalidInputError, NotFoundError
-from core.persistence.database import Database
-from core.persistence.models import CallCategoryRow, CallRow, CategoryRow, utcnow
-from core.persistence.repositories import CallRepository, as_utc
+from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,100}$")
 MAX_CONDITIONS = 20
-APPLY_BATCH = 200  # calls read per transaction while a category is applied
 
 RoleFilter = Literal["agent", "customer", "any"]
 
@@ -324,259 +315,3 @@ def holds(condition: Condition, document: dict[str, Any]) -> bool:
 def matches(conditions: Iterable[Condition], document: dict[str, Any]) -> bool:
     """Whether every condition (each negated where it says so) holds for the document."""
     return all(holds(c, document) != c.negate for c in conditions)
-
-
-# ------------------------------------------------------------------------- storage
-@dataclass(frozen=True)
-class Category:
-    id: str
-    name: str
-    description: str
-    conditions: list[dict[str, Any]]
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime
-    calls: int  # live calls tagged with it now
-
-    def rule(self) -> list[Condition]:
-        return parse_conditions(self.conditions)
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    category_id: str
-    name: str
-    scanned: int
-    matched: int
-
-
-def _dump(rule: CategoryRule) -> list[dict[str, Any]]:
-    return [c.model_dump(mode="json") for c in rule.conditions]
-
-
-def _live_call_counts(session: Session, ids: Sequence[str] | None = None) -> dict[str, int]:
-    query = (
-        select(CallCategoryRow.category_id, func.count())
-        .join(CallRow, CallRow.id == CallCategoryRow.call_id)
-        .where(CallRow.deleted_at.is_(None))
-        .group_by(CallCategoryRow.category_id)
-    )
-    if ids is not None:
-        query = query.where(CallCategoryRow.category_id.in_(ids))
-    return {category_id: int(n) for category_id, n in session.execute(query)}
-
-
-def _category(row: CategoryRow, calls: int) -> Category:
-    return Category(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        conditions=list(row.conditions or []),
-        created_at=as_utc(row.created_at),
-        created_by=row.created_by,
-        updated_at=as_utc(row.updated_at),
-        calls=calls,
-    )
-
-
-class CategoryStore:
-    """The categories and the calls they tag. Every method is its own transaction."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    # ----------------------------------------------------------- the rules
-    def list(self) -> list[Category]:
-        with self.database.session() as session:
-            rows = list(session.scalars(select(CategoryRow).order_by(CategoryRow.name)))
-            counts = _live_call_counts(session)
-            return [_category(r, counts.get(r.id, 0)) for r in rows]
-
-    def get(self, category_id: str) -> Category:
-        with self.database.session() as session:
-            row = self._require(session, category_id)
-            return _category(row, _live_call_counts(session, [row.id]).get(row.id, 0))
-
-    def create(self, rule: CategoryRule, created_by: str | None = None) -> Category:
-        now = utcnow()
-        row = CategoryRow(
-            id=str(uuid.uuid4()),
-            name=rule.name,
-            description=rule.description,
-            conditions=_dump(rule),
-            created_at=now,
-            created_by=created_by,
-            updated_at=now,
-        )
-        try:
-            with self.database.session() as session:
-                self._check_name(session, rule.name)
-                session.add(row)
-        except IntegrityError as exc:  # created at the same time elsewhere
-            raise self._exists(rule.name) from exc
-        return _category(row, 0)
-
-    def update(self, category_id: str, rule: CategoryRule) -> Category:
-        """Replace a category's name, description and conditions (its tags stay until it
-        is applied again)."""
-        try:
-            with self.database.session() as session:
-                row = self._require(session, category_id)
-                if rule.name != row.name:
-                    self._check_name(session, rule.name)
-                row.name = rule.name
-                row.description = rule.description
-                row.conditions = _dump(rule)
-                row.updated_at = utcnow()
-                session.flush()
-                return _category(row, _live_call_counts(session, [row.id]).get(row.id, 0))
-        except IntegrityError as exc:
-            raise self._exists(rule.name) from exc
-
-    def delete(self, category_id: str) -> None:
-        """The category and every tag it gave."""
-        with self.database.session() as session:
-            self._require(session, category_id)
-            session.execute(
-                delete(CallCategoryRow).where(CallCategoryRow.category_id == category_id)
-            )
-            session.execute(delete(CategoryRow).where(CategoryRow.id == category_id))
-
-    # ----------------------------------------------------------- tags
-    def tag_call(self, call_id: str, document: dict[str, Any]) -> builtins.list[str]:
-        """Evaluate every category on a call's document and replace the call's tags; the
-        names of the categories it matched (none for a deleted or unknown call)."""
-        with self.database.session() as session:
-            session.execute(delete(CallCategoryRow).where(CallCategoryRow.call_id == call_id))
-            call = session.get(CallRow, call_id)
-            if call is None or call.deleted_at is not None:
-                return []
-            now = utcnow()
-            matched = []
-            for row in session.scalars(select(CategoryRow).order_by(CategoryRow.name)):
-                if self._matches(row, document):
-                    session.add(
-                        CallCategoryRow(call_id=call_id, category_id=row.id, matched_at=now)
-                    )
-                    matched.append(row.name)
-            return matched
-
-    def apply(self, category_id: str) -> ApplyResult:
-        """Evaluate a category over every stored (not deleted) call and replace its tags.
-
-        Calls are read in batches of :data:`APPLY_BATCH`, each batch in its own transaction,
-        so a long scan never holds one transaction; a call stored meanwhile is tagged by
-        the analysis itself (the category was saved before the scan started).
-        """
-        with self.database.session() as session:
-            row = self._require(session, category_id)
-            name, rule = row.name, parse_conditions(row.conditions)
-            # Tags of deleted calls go (the rest are replaced batch by batch below).
-            dead = select(CallRow.id).where(CallRow.deleted_at.is_not(None))
-            session.execute(
-                delete(CallCategoryRow).where(
-                    CallCategoryRow.category_id == category_id, CallCategoryRow.call_id.in_(dead)
-                )
-            )
-        scanned = matched = 0
-        after = ""
-        while True:
-            with self.database.session() as session:
-                calls = list(
-                    session.scalars(
-                        select(CallRow)
-                        .where(CallRow.deleted_at.is_(None), CallRow.id > after)
-                        .order_by(CallRow.id)
-                        .limit(APPLY_BATCH)
-                        .options(selectinload(CallRow.utterances))
-                    )
-                )
-                if not calls:
-                    break
-                ids = [c.id for c in calls]
-                session.execute(
-                    delete(CallCategoryRow).where(
-                        CallCategoryRow.category_id == category_id,
-                        CallCategoryRow.call_id.in_(ids),
-                    )
-                )
-                now = utcnow()
-                for call in calls:
-                    if matches(rule, CallRepository.to_document(call)):
-                        session.add(
-                            CallCategoryRow(
-                                call_id=call.id, category_id=category_id, matched_at=now
-                            )
-                        )
-                        matched += 1
-                scanned += len(calls)
-                after = ids[-1]
-        return ApplyResult(category_id, name, scanned, matched)
-
-    def names_for(self, call_ids: Sequence[str]) -> dict[str, builtins.list[str]]:
-        """Each call's category names (sorted); calls without any are left out."""
-        if not call_ids:
-            return {}
-        with self.database.session() as session:
-            return names_for(session, call_ids)
-
-    # ----------------------------------------------------------- helpers
-    @staticmethod
-    def _matches(row: CategoryRow, document: dict[str, Any]) -> bool:
-        try:
-            return matches(parse_conditions(row.conditions), document)
-        except (ValidationError, KeyError, TypeError, ValueError):
-            log.exception("category %s could not be evaluated", row.name)
-            return False
-
-    @staticmethod
-    def _require(session: Session, category_id: str) -> CategoryRow:
-        row = session.get(CategoryRow, category_id)
-        if row is None:
-            raise NotFoundError(
-                f"No category {category_id}.", "List categories with GET /v1/categories."
-            )
-        return row
-
-    def _check_name(self, session: Session, name: str) -> None:
-        if session.scalar(select(CategoryRow.id).where(CategoryRow.name == name)) is not None:
-            raise self._exists(name)
-
-    @staticmethod
-    def _exists(name: str) -> CategoryExistsError:
-        return CategoryExistsError(
-            f"A category named {name!r} already exists.",
-            "Choose another name, or change that category with PUT /v1/categories/{id}.",
-        )
-
-
-def names_for(session: Session, call_ids: Sequence[str]) -> dict[str, list[str]]:
-    rows = session.execute(
-        select(CallCategoryRow.call_id, CategoryRow.name)
-        .join(CategoryRow, CategoryRow.id == CallCategoryRow.category_id)
-        .where(CallCategoryRow.call_id.in_(list(call_ids)))
-        .order_by(CategoryRow.name)
-    )
-    out: dict[str, list[str]] = {}
-    for call_id, name in rows:
-        out.setdefault(call_id, []).append(name)
-    return out
-
-
-class CategoryTagger:
-    """The analysis service's observer: tags each newly (re-)analysed call.
-
-    A re-analysis replaces the call's row (its old tags go with it) and is tagged again
-    here. Runs in the job's task right after the call is stored; a failure is logged by
-    the service and never fails the job.
-    """
-
-    def __init__(self, database: Database) -> None:
-        self.store = CategoryStore(database)
-
-    def job_ended(
-        self, kind: str, outcome: str, seconds: float, document: dict[str, Any] | None
-    ) -> None:
-        if outcome != "succeeded" or not document or not document.get("id"):
-            return
-        self.store.tag_call(str(document["id"]), document)

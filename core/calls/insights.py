@@ -12,21 +12,54 @@ the number of calls in it; ``MAX_CALLS`` bounds one request.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from pydantic import BaseModel, Field
 
 from core.errors import InvalidInputError
 from core.persistence.database import Database
-from core.persistence.models import CallCategoryRow, CallRow, CategoryRow
+from core.persistence.models import CallRow
 from core.persistence.repositories import as_utc
+from core.persistence.unit_of_work import UnitOfWork
 
 Interval = Literal["day", "week", "month"]
 MAX_CALLS = 100_000
+
+
+# What the views answer, as REST (/v1/agents, /v1/trends) and GraphQL (agents, trends) show
+# them. No docstrings: a model's docstring would be its description in the OpenAPI document.
+class AgentMeans(BaseModel):
+    calls: int
+    mean_talk_ratio: float | None
+    mean_customer_sentiment_change: float | None
+    mean_interruptions: float | None
+    mean_qa_score: float | None
+
+
+class AgentSummary(AgentMeans):
+    agent: str
+
+
+class AgentBucket(AgentMeans):
+    start: datetime
+
+
+class AgentDetail(AgentSummary):
+    interval: Interval
+    series: list[AgentBucket]
+
+
+class TrendBucket(BaseModel):
+    start: datetime
+    calls: int
+    mean_customer_sentiment: float | None
+    mean_qa_score: float | None
+    topics: dict[str, int] = Field(description="Calls per topic, most frequent first.")
+    categories: dict[str, int] = Field(description="Calls per custom category.")
 
 
 @dataclass
@@ -53,9 +86,14 @@ class AgentStats:
     interruptions: _Mean = field(default_factory=_Mean)
     qa_score: _Mean = field(default_factory=_Mean)
 
-    def as_dict(self) -> dict[str, Any]:
+    def summary(self) -> AgentSummary:
+        return AgentSummary(agent=self.agent, **self._means())
+
+    def bucket(self, start: datetime) -> AgentBucket:
+        return AgentBucket(start=start, **self._means())
+
+    def _means(self) -> dict[str, Any]:
         return {
-            "agent": self.agent,
             "calls": self.calls,
             "mean_talk_ratio": self.talk_ratio.value,
             "mean_customer_sentiment_change": self.sentiment_change.value,
@@ -91,31 +129,14 @@ class Insights:
     ) -> list[tuple[CallRow, list[str]]]:
         if since and until and since >= until:
             raise InvalidInputError("since must be earlier than until.")
-        query = select(CallRow).where(CallRow.deleted_at.is_(None))
-        if since:
-            query = query.where(CallRow.created_at >= as_utc(since))
-        if until:
-            query = query.where(CallRow.created_at < as_utc(until))
-        if agent is not None:
-            query = query.where(CallRow.agent == agent)
-        query = query.order_by(CallRow.created_at).limit(MAX_CALLS)
-        with self.database.session() as session:
-            rows = list(session.scalars(query))
-            names: dict[str, list[str]] = defaultdict(list)
-            ids = [r.id for r in rows]
-            for start in range(0, len(ids), 500):
-                pairs = session.execute(
-                    select(CallCategoryRow.call_id, CategoryRow.name)
-                    .join(CategoryRow, CategoryRow.id == CallCategoryRow.category_id)
-                    .where(CallCategoryRow.call_id.in_(ids[start : start + 500]))
-                )
-                for call_id, name in pairs:
-                    names[call_id].append(name)
-            return [(r, sorted(names[r.id])) for r in rows]
+        with UnitOfWork(self.database) as uow:
+            rows = uow.calls.in_period(since, until, agent=agent, limit=MAX_CALLS)
+            names = uow.categories.names_for([r.id for r in rows])
+            return [(r, sorted(names.get(r.id, []))) for r in rows]
 
     def agents(
         self, since: datetime | None = None, until: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[AgentSummary]:
         """Every agent with calls in the period, most calls first."""
         stats: dict[str, AgentStats] = {}
         for row, _ in self._calls(since, until):
@@ -124,7 +145,7 @@ class Insights:
             entry = stats.setdefault(row.agent, AgentStats(row.agent))
             self._add(entry, row.document or {})
         ordered = sorted(stats.values(), key=lambda s: (-s.calls, s.agent))
-        return [s.as_dict() for s in ordered]
+        return [s.summary() for s in ordered]
 
     def agent(
         self,
@@ -132,7 +153,7 @@ class Insights:
         since: datetime | None = None,
         until: datetime | None = None,
         interval: Interval = "week",
-    ) -> dict[str, Any]:
+    ) -> AgentDetail:
         """One agent's means, and the same means per bucket."""
         rows = self._calls(since, until, agent=agent)
         total = AgentStats(agent)
@@ -141,11 +162,8 @@ class Insights:
             self._add(total, row.document or {})
             start = bucket_start(row.created_at, interval)
             self._add(buckets.setdefault(start, AgentStats(agent)), row.document or {})
-        series = [
-            {"start": start.isoformat(), **{k: v for k, v in s.as_dict().items() if k != "agent"}}
-            for start, s in sorted(buckets.items())
-        ]
-        return {**total.as_dict(), "interval": interval, "series": series}
+        series = [s.bucket(start) for start, s in sorted(buckets.items())]
+        return AgentDetail(**total.summary().model_dump(), interval=interval, series=series)
 
     @staticmethod
     def _add(stats: AgentStats, document: dict[str, Any]) -> None:
@@ -162,7 +180,7 @@ class Insights:
         interval: Interval = "week",
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[TrendBucket]:
         """Per bucket: calls, mean customer sentiment, mean QA score, topic and category
         counts (most frequent first)."""
         buckets: dict[datetime, dict[str, Any]] = {}
@@ -184,14 +202,14 @@ class Insights:
             b["topics"].update(_unique(t.lower() for t in row.topics or []))
             b["categories"].update(categories)
         return [
-            {
-                "start": start.isoformat(),
-                "calls": b["calls"],
-                "mean_customer_sentiment": b["sentiment"].value,
-                "mean_qa_score": b["qa"].value,
-                "topics": dict(b["topics"].most_common()),
-                "categories": dict(b["categories"].most_common()),
-            }
+            TrendBucket(
+                start=start,
+                calls=b["calls"],
+                mean_customer_sentiment=b["sentiment"].value,
+                mean_qa_score=b["qa"].value,
+                topics=dict(b["topics"].most_common()),
+                categories=dict(b["categories"].most_common()),
+            )
             for start, b in sorted(buckets.items())
         ]
 

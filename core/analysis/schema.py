@@ -1,11 +1,17 @@
-"""The call document (SPEC section 3) as response models, so that /docs shows its schema."""
+"""The call document (SPEC section 3), declared once, as pydantic models.
+
+:func:`core.analysis.document.build_document` fills it from a finished ``CallResult`` and
+stores its JSON; REST answers with it (``GET /v1/calls/{id}``: its OpenAPI schema is this
+one, names, descriptions and examples included); GraphQL derives its types from these
+models (api/graphql/calls.py) and keeps its own wording where its descriptions differ.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 from core.domain import Resolution, Role, SentimentLabel
 
@@ -14,8 +20,11 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-"""Times are stored in UTC; one read back without its zone gets it again."""
+UtcDatetime = Annotated[
+    datetime, AfterValidator(_utc), PlainSerializer(datetime.isoformat, when_used="json")
+]
+"""Times are stored in UTC; one read back without its zone gets it again. In JSON, as
+``datetime.isoformat`` writes them ("+00:00"; pydantic's own form would write "Z")."""
 
 
 class _Open(BaseModel):
@@ -175,3 +184,49 @@ class CallDocument(_Open):
     qa: QAResult | None = Field(
         default=None, description="The QA scorecard, scored when the call was analysed."
     )
+
+
+# What the GraphQL types filled in, before this model existed, for keys a stored document
+# may lack (written by an earlier version): a stored call reads as it did then.
+_SPEAKER_OPTIONAL = ("channel", "words_per_minute", "sentiment_mean", "loudness_dbfs")
+_METRICS_OPTIONAL = ("agent_talk_ratio", "mean_response_latency_s", "customer_sentiment_trend")
+_ANALYSIS_DEFAULTS: dict[str, Any] = {
+    "summary": "",
+    "topics": [],
+    "reason": "",
+    "resolution": "unknown",
+    "profanity": [],
+    "action_items": [],
+    "provider": "",
+}
+
+
+def read_stored(doc: dict[str, Any]) -> CallDocument:
+    """A stored document as a :class:`CallDocument`; the keys an earlier version did not
+    write read as they did before (null, empty, ``unknown``). ``doc`` is not changed."""
+    doc = {**doc, "status": doc.get("status") or "succeeded", "language": doc.get("language") or ""}
+    doc["speakers"] = [{k: None for k in _SPEAKER_OPTIONAL} | s for s in doc.get("speakers", [])]
+    doc["utterances"] = [
+        {"sentiment": None, "words": []}
+        | u
+        | {
+            "role": u.get("role") or "unknown",
+            "words": [{"probability": None} | w for w in u.get("words") or []],
+        }
+        for u in doc.get("utterances", [])
+    ]
+    metrics = {k: None for k in _METRICS_OPTIONAL} | doc.get("metrics", {})
+    metrics["sentiment_by_quarter"] = metrics.get("sentiment_by_quarter") or {}
+    doc["metrics"] = metrics
+    if (analysis := doc.get("analysis")) is not None:
+        conflict = analysis.get("conflict") or {}
+        doc["analysis"] = (
+            _ANALYSIS_DEFAULTS
+            | {k: v for k, v in analysis.items() if v is not None}
+            | {
+                "conflict": {"evidence": []}
+                | conflict
+                | {"detected": bool(conflict.get("detected"))}
+            }
+        )
+    return CallDocument.model_validate(doc)

@@ -5,7 +5,8 @@ is a matrix-vector product and an ``argpartition`` top-k. Before each query a fi
 in one snapshot says whether anything changed, here or in another process: calls deleted or
 re-written are then dropped, new ones loaded, and rows written without their call rebuild.
 ``pgvector`` (PostgreSQL with that extension) ranks in the database: an ``embedding_v`` column
-under an HNSW cosine index, backfilled from the blob column before each query.
+under an HNSW cosine index, backfilled from the blob column before each query. The SQL of
+both is :class:`core.persistence.repositories.search.SearchRepository`'s.
 """
 
 from __future__ import annotations
@@ -14,23 +15,24 @@ import asyncio
 import logging
 import math
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
-from sqlalchemy import select, text
-from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from core.batching import MicroBatcher
+from core.calls.batching import MicroBatcher
 from core.domain import Role
 from core.errors import InvalidInputError
 from core.persistence.database import Database
-from core.persistence.models import CallRow, UtteranceRow
+from core.persistence.repositories.search import (
+    Fingerprint,
+    IndexSnapshot,
+    SearchRepository,
+    VectorRow,
+)
 from core.ports import Embedder
 
 log = logging.getLogger(__name__)
@@ -45,15 +47,6 @@ QUERY_CACHE_SIZE = 1024
 _SCAN = threading.Lock()
 SKIPPED = "Search skips %d utterance vectors not of dimension %d; re-analyse their calls."
 PGVECTOR_HINT = "Install pgvector in the PostgreSQL server (see README) or use backend 'numpy'."
-
-# PostgreSQL adds the id sum: transactions commit out of id order and workers' clocks differ,
-# but new rows always bring new ids. SQLite has one writer at a time; the sum would cost 5x.
-_CALLS = "(SELECT count(*) FROM calls), (SELECT max(updated_at) FROM calls)"
-_SQLITE = "(SELECT count(*) FROM utterances), NULL, (SELECT max(id) FROM utterances)"
-_FINGERPRINT = {
-    "sqlite": text(f"SELECT {_SQLITE}, {_CALLS}"),
-    "postgresql": text(f"SELECT count(*), coalesce(sum(id), 0), max(id), {_CALLS} FROM utterances"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,22 +74,7 @@ class _Query:
 
 def pgvector_available(database: Database) -> bool:
     """Whether the database is PostgreSQL and its server offers the ``vector`` extension."""
-    if database.dialect != "postgresql":
-        return False
-    with database.engine.connect() as conn:
-        sql = "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
-        return conn.execute(text(sql)).first() is not None
-
-
-@contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
-    """A read-only connection whose statements all see one snapshot of the database."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="REPEATABLE READ")
-        else:
-            conn.exec_driver_sql("BEGIN")  # SQLite in WAL mode: the first read pins it
-        yield conn
+    return SearchRepository(database).pgvector_available()
 
 
 class _NumpyIndex:
@@ -104,8 +82,8 @@ class _NumpyIndex:
 
     backend = "numpy"
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, store: SearchRepository) -> None:
+        self._store = store
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
         self._reset(0)
@@ -116,8 +94,8 @@ class _NumpyIndex:
         self._call_codes: dict[str, int] = {}
         self._role_codes: dict[str, int] = {}
         # call id -> (updated_at, rows with or without vectors, their id sum, max id)
-        self._known: dict[str, tuple[Any, int, int, int]] = {}
-        self._fingerprint: tuple[Any, ...] | None = None
+        self._known: dict[str, tuple[datetime, int, int, int]] = {}
+        self._fingerprint: Fingerprint | None = None
 
     def invalidate(self, call_id: str | None) -> None:
         with self._lock:
@@ -127,21 +105,21 @@ class _NumpyIndex:
                 self._dirty.add(call_id)
 
     def refresh(self, dim: int) -> None:
-        with self._lock, _snapshot(self._engine) as conn:
+        with self._lock, self._store.snapshot() as snapshot:
             if dim != self.dim:
                 self._reset(dim)
-            fp = tuple(conn.execute(_FINGERPRINT[conn.dialect.name]).one())
+            fp = snapshot.fingerprint()
             if fp == self._fingerprint and not self._dirty:
                 return
-            calls = {c: u for c, u in conn.execute(select(CallRow.id, CallRow.updated_at))}
+            calls = snapshot.call_versions()
             gone = {c for c, known in self._known.items() if calls.get(c) != known[0]}
             self._drop(gone | self._dirty)
             self._dirty.clear()
-            self._load(conn, {c: u for c, u in calls.items() if c not in self._known})
+            self._load(snapshot, {c: u for c, u in calls.items() if c not in self._known})
             if self._totals(fp[1] is not None) != fp[:3]:  # rows changed under their calls
                 log.info("Search index out of step with the utterances table; rebuilding.")
                 self._drop(set(self._known))
-                self._load(conn, calls)
+                self._load(snapshot, calls)
             self._fingerprint = fp
 
     def _totals(self, with_sum: bool) -> tuple[int, int | None, int | None]:
@@ -158,23 +136,21 @@ class _NumpyIndex:
             self._cols = {name: col[: self._n][keep] for name, col in self._cols.items()}
             self._n = int(keep.sum())
 
-    def _load(self, conn: Connection, calls: dict[str, Any]) -> None:
-        u, names = UtteranceRow, list(calls)
-        stmt = select(u.id, u.call_id, u.role, u.embedding)
-        chunks = [names[i : i + 500] for i in range(0, len(names), 500)]
-        # Cold: one scan of the table; later: the new calls' rows through the call_id index.
-        batches = [stmt.where(u.call_id.in_(c)) for c in chunks] if self._known else [stmt]
+    def _load(self, snapshot: IndexSnapshot, calls: dict[str, datetime]) -> None:
         stats, skipped = {c: [0, 0, 0] for c in calls}, 0
-        for batch in batches:
-            for part in conn.execute(batch.execution_options(yield_per=5000)).partitions():
-                skipped += self._append(part, stats)
-        self._known.update({c: (calls[c], *s) for c, s in stats.items()})  # type: ignore[misc]
+        # Cold: one scan of the table; later: the new calls' rows through the call_id index.
+        for part in snapshot.vectors(list(calls) if self._known else None):
+            skipped += self._append(part, stats)
+        self._known.update({c: (calls[c], s[0], s[1], s[2]) for c, s in stats.items()})
         if skipped:
             log.warning(SKIPPED, skipped, self.dim)
 
-    def _append(self, rows: Sequence[Any], stats: dict[str, list[int]]) -> int:
+    def _append(self, rows: Sequence[VectorRow], stats: dict[str, list[int]]) -> int:
         size, skipped = self.dim * 4, 0
-        blobs, ids, calls, roles = [], [], [], []
+        blobs: list[bytes] = []
+        ids: list[int] = []
+        calls: list[int] = []
+        roles: list[int] = []
         for id_, call_id, role, blob in rows:
             if (s := stats.get(call_id)) is None:
                 continue
@@ -234,8 +210,8 @@ class _PgvectorIndex:
 
     backend = "pgvector"
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, store: SearchRepository) -> None:
+        self._store = store
         self._lock = threading.Lock()
         self.dim = 0
 
@@ -244,70 +220,17 @@ class _PgvectorIndex:
 
     def refresh(self, dim: int) -> None:
         with self._lock:
-            with self._engine.begin() as conn:
-                if dim != self.dim:
-                    self._prepare(conn, dim)
-                self._backfill(conn, dim)
+            setup = self._store.sync_pgvector(dim, prepare=dim != self.dim)
+            if setup is not None and setup.replaced is not None:  # the model changed
+                log.warning("Search: embedding_v becomes vector(%d) (was %s).", dim, setup.replaced)
+            if setup is not None and setup.skipped:
+                log.warning(SKIPPED, setup.skipped, dim)
             self.dim = dim
 
-    def _prepare(self, conn: Connection, dim: int) -> None:
-        kind, size, run = f"vector({dim})", dim * 4, conn.exec_driver_sql
-        run("SELECT pg_advisory_xact_lock(72615)")  # one process at a time
-        run("CREATE EXTENSION IF NOT EXISTS vector")
-        current = run(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid ="
-            " 'utterances'::regclass AND attname = 'embedding_v' AND NOT attisdropped"
-        ).scalar()
-        if current not in (None, kind):  # the model changed: its vectors replace these
-            log.warning("Search: embedding_v becomes %s (was %s).", kind, current)
-            run("ALTER TABLE utterances DROP COLUMN embedding_v")
-        run(f"ALTER TABLE utterances ADD COLUMN IF NOT EXISTS embedding_v {kind}")
-        run(  # makes "anything to backfill?" one probe of a tiny index
-            f"CREATE INDEX IF NOT EXISTS ix_utterances_embedding_v_todo_{dim} ON utterances"
-            f" (id) WHERE embedding_v IS NULL AND octet_length(embedding) = {size}"
-        )
-        other = run(f"SELECT count(*) FROM utterances WHERE octet_length(embedding) <> {size}")
-        if skipped := other.scalar():
-            log.warning(SKIPPED, skipped, dim)
-        self._backfill(conn, dim)  # before the graph exists: one build beats row-by-row inserts
-        run("SET LOCAL maintenance_work_mem = '512MB'")
-        run(
-            "CREATE INDEX IF NOT EXISTS ix_utterances_embedding_v ON utterances"
-            " USING hnsw (embedding_v vector_cosine_ops)"
-        )
-
-    def _backfill(self, conn: Connection, dim: int) -> None:
-        todo = text(
-            "SELECT id, embedding FROM utterances WHERE embedding_v IS NULL AND"
-            f" octet_length(embedding) = {dim * 4} ORDER BY id LIMIT 2000"
-        )
-        update = text(
-            "UPDATE utterances AS u SET embedding_v = CAST(n.v AS vector) FROM"
-            " unnest(CAST(:ids AS integer[]), CAST(:vs AS text[])) AS n(id, v) WHERE u.id = n.id"
-        )
-        while rows := conn.execute(todo).all():
-            ids, blobs = zip(*rows, strict=True)
-            conn.execute(update, {"ids": list(ids), "vs": [_literal(b) for b in blobs]})
-
     def query(self, q: _Query) -> list[tuple[int, float]]:
-        params = {"v": _literal(q.vector), "k": q.k, "call_id": q.call_id, "role": q.role}
-        where = ["embedding_v IS NOT NULL"]
-        where += [f"{column} = :{column}" for column in ("call_id", "role") if params[column]]
-        if q.min_score is not None:
-            where.append("embedding_v <=> CAST(:v AS vector) <= :d")
-            params["d"] = 1.0 - q.min_score
-        sql = (
-            "SELECT id, 1 - (embedding_v <=> CAST(:v AS vector)) FROM utterances WHERE "
-            f"{' AND '.join(where)} ORDER BY embedding_v <=> CAST(:v AS vector) LIMIT :k"
+        return self._store.rank_pgvector(
+            q.vector, q.k, call_id=q.call_id, role=q.role, min_score=q.min_score
         )
-        with self._engine.begin() as conn:
-            # The graph filters after it searched: widen it, and rank one call's rows exactly
-            # (a bitmap scan of the call_id index) rather than through it.
-            ef = 4 * q.k if q.role or q.min_score is not None else 2 * q.k
-            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(max(40, ef), 1000)}")
-            if q.call_id is not None:
-                conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
-            return [(int(i), float(s)) for i, s in conn.execute(text(sql), params)]
 
 
 class SemanticSearch:
@@ -317,6 +240,7 @@ class SemanticSearch:
         if backend not in BACKENDS:
             raise InvalidInputError(f"No search backend {backend!r}.", f"Use one of {BACKENDS}.")
         self._database = database
+        self._store = SearchRepository(database)
         self._embedder = embedder
         self._requested = backend
         self._index: _NumpyIndex | _PgvectorIndex | None = None
@@ -335,11 +259,10 @@ class SemanticSearch:
     def _resolve(self) -> _NumpyIndex | _PgvectorIndex:
         with self._lock:
             if self._index is None:
-                pg = self._requested != "numpy" and pgvector_available(self._database)
+                pg = self._requested != "numpy" and self._store.pgvector_available()
                 if self._requested == "pgvector" and not pg:
                     raise InvalidInputError("pgvector is not available here.", PGVECTOR_HINT)
-                engine = self._database.engine
-                self._index = _PgvectorIndex(engine) if pg else _NumpyIndex(engine)
+                self._index = _PgvectorIndex(self._store) if pg else _NumpyIndex(self._store)
             return self._index
 
     def invalidate(self, call_id: str | None = None) -> None:
@@ -360,7 +283,7 @@ class SemanticSearch:
             if index.backend != "pgvector" or index.dim or self._requested != "auto":
                 raise
             log.warning("pgvector cannot be set up (%s); searching with numpy.", exc)
-            index = _NumpyIndex(self._database.engine)
+            index = _NumpyIndex(self._store)
             index.refresh(dim)
             with self._lock:
                 self._index = index
@@ -405,11 +328,7 @@ class SemanticSearch:
         """Rank, then read the hits' details in one query; rows deleted meanwhile drop out."""
         if not (ranked := self._refresh(len(q.vector)).query(q)):
             return []
-        u, c = UtteranceRow, CallRow
-        columns = (u.id, u.call_id, u.index, u.speaker, u.role, u.start, u.end, u.text)
-        stmt = select(*columns, c.filename, c.created_at).join(c, c.id == u.call_id)
-        with self._database.engine.connect() as conn:
-            rows = {r[0]: r for r in conn.execute(stmt.where(u.id.in_([i for i, _ in ranked])))}
+        rows = self._store.hits([i for i, _ in ranked])
         hits = []
         for id_, score in ranked:
             if (r := rows.get(id_)) is not None:
@@ -422,9 +341,3 @@ class SemanticSearch:
                     )
                 )
         return hits
-
-
-def _literal(vector: np.ndarray | bytes) -> str:
-    """pgvector's text form, ``[0.1,0.2]``, of a vector or of a float32 blob."""
-    values = np.frombuffer(vector, "<f4") if isinstance(vector, bytes) else vector
-    return "[" + ",".join(f"{x:.9g}" for x in np.asarray(values, np.float32).tolist()) + "]"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.alignment import join_words
+from core.analysis.alignment import join_words
 from core.domain import Audio, Utterance, Word
 
 DIGIT_WORDS = {
