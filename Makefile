@@ -17,7 +17,7 @@ PYANNOTE_VENV ?= .venv-pyannote
 PYANNOTE_PY   := $(PYANNOTE_VENV)/bin/python
 PYANNOTE_DIR  ?= models/pyannote
 
-.PHONY: install llm system-deps browser-deps bench-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
+.PHONY: hooks install llm system-deps browser-deps bench-deps demo test test-main test-fast test-pyannote pyannote lint format clean bench
 
 install: system-deps $(VENV)/.installed
 
@@ -95,6 +95,11 @@ bench: install bench-deps
 	$(PY) -m bench accuracy
 	$(PY) -m bench speed
 	$(PY) -m bench der
+
+# The git pre-commit hook: the same checks as `make lint`, plus the import rings and the
+# public contract's snapshots (.pre-commit-config.yaml).
+hooks: install
+	$(VENV)/bin/pre-commit install
 
 lint: install
 	$(VENV)/bin/ruff check .
