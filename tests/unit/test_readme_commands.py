@@ -1,6 +1,7 @@
-"""The README and the product cannot drift apart: its quick start is what CI runs, and every
-`callytics` command it shows exists with the options it shows, and is run as typed by a
-named test (tests/integration/test_commands.py, mostly)."""
+"""The README (and docs/) and the product cannot drift apart: the README's quick start is what
+CI runs, and every `callytics` command the README or a docs/*.md page shows exists with the
+options it shows, and is run as typed by a named test (tests/integration/test_commands.py,
+mostly)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from api.cli import app
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+# The README and the documentation it links to: every page that can show a command.
+DOCUMENTS = [README, *(page.read_text() for page in sorted((ROOT / "docs").glob("*.md")))]
 COMMANDS_TEST = "tests/integration/test_commands.py"
 
-# Each command the README shows -> the test that runs it as a user types it.
+# Each command the README or docs/ shows -> the test that runs it as a user types it.
 RUN_BY = {
     "analyze": f"{COMMANDS_TEST}::test_db_upgrade_analyze_and_search_on_a_fresh_database",
     "db upgrade": f"{COMMANDS_TEST}::test_db_upgrade_analyze_and_search_on_a_fresh_database",
@@ -37,11 +40,13 @@ GROUPS = {"db", "keys"}  # commands with subcommands
 
 
 def shown_commands() -> list[tuple[str, list[str], str]]:
-    """(command, its --options, the line) for each `callytics ...` the README shows, in
-    shell blocks and in inline code."""
-    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
-    lines = [line for block in blocks for line in block.splitlines()]
-    lines += re.findall(r"`([^`\n]*\bcallytics [^`\n]*)`", README)
+    """(command, its --options, the line) for each `callytics ...` the README and docs/*.md
+    show, in shell blocks and in inline code."""
+    lines: list[str] = []
+    for text in DOCUMENTS:
+        blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+        lines += [line for block in blocks for line in block.splitlines()]
+        lines += re.findall(r"`([^`\n]*\bcallytics [^`\n]*)`", text)
     found = []
     for line in lines:
         code = line.split(" # ")[0].split("#  ")[0]
