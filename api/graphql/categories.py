@@ -14,15 +14,15 @@ from strawberry.scalars import JSON
 
 from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.derived import derived_type, from_model
-from api.rest.categories import ApplyOut, CategoryOut
 from core.access.auth import AccessRole
 from core.categories.rules import parse_rule
+from core.categories.store import ApplyResult as ApplyData
 from core.categories.store import Category as CategoryData
 from core.errors import NotFoundError
 
 
 @derived_type(
-    CategoryOut,
+    CategoryData,
     "A custom category: a rule whose conditions must all hold.",
     {"conditions": "The conditions, as REST's /v1/categories takes them."},
 )
@@ -32,7 +32,7 @@ class Category:
 
 
 @derived_type(
-    ApplyOut,
+    ApplyData,
     "What applying a category to the stored calls did.",
     {"scanned": None, "matched": None},
 )
@@ -57,7 +57,7 @@ async def _saved(info: Info, category: CategoryData, apply: bool) -> Category:
     if apply:
         await asyncio.to_thread(runtime_of(info).categories.apply, category.id)
         category = await asyncio.to_thread(runtime_of(info).categories.get, category.id)
-    return from_model(Category, CategoryOut.model_validate(category))
+    return from_model(Category, category)
 
 
 ApplyArg = Annotated[
@@ -72,7 +72,7 @@ ApplyArg = Annotated[
 async def categories(info: Info) -> list[Category]:
     principal_of(info)
     stored = await asyncio.to_thread(runtime_of(info).categories.list)
-    return [from_model(Category, CategoryOut.model_validate(c)) for c in stored]
+    return [from_model(Category, c) for c in stored]
 
 
 async def create_category(
@@ -110,4 +110,4 @@ async def delete_category(info: Info, id: strawberry.ID) -> bool:
 async def apply_category(info: Info, id: strawberry.ID) -> ApplyResult:
     principal_of(info, AccessRole.ANALYST)
     result = await asyncio.to_thread(runtime_of(info).categories.apply, str(id))
-    return from_model(ApplyResult, ApplyOut.model_validate(result))
+    return from_model(ApplyResult, result)

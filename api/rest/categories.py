@@ -10,11 +10,10 @@ With ``apply=false`` a changed category keeps its old tags until it is applied.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict
 from starlette.exceptions import HTTPException
 
 from api.auth import Admin, Analyst
@@ -22,7 +21,7 @@ from api.rest.deps import RuntimeDep
 from api.rest.schemas import error_responses
 from api.runtime import Runtime
 from core.categories.rules import CategoryExistsError, CategoryRule
-from core.categories.store import Category
+from core.categories.store import ApplyResult, Category
 
 router = APIRouter(prefix="/categories", tags=["categories"])
 
@@ -49,27 +48,13 @@ class CategoryIn(CategoryRule):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
 
-# GraphQL's Category and ApplyResult are derived from these two (api/graphql/categories.py).
-class CategoryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    description: str
-    conditions: list[dict[str, Any]]
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime
-    calls: int = Field(description="Stored calls tagged with it now.")
+# The core models under the names the OpenAPI document has always given them.
+class CategoryOut(Category):
+    pass
 
 
-class ApplyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    category_id: str
-    name: str
-    scanned: int = Field(description="Stored calls evaluated.")
-    matched: int = Field(description="Of those, the calls it tags.")
+class ApplyOut(ApplyResult):
+    pass
 
 
 def _conflict(exc: CategoryExistsError) -> HTTPException:

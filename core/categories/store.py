@@ -7,11 +7,10 @@ import builtins
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from core.categories.rules import (
@@ -32,8 +31,11 @@ log = logging.getLogger(__name__)
 APPLY_BATCH = 200  # calls read per transaction while a category is applied
 
 
-@dataclass(frozen=True)
-class Category:
+class Category(BaseModel):
+    """A stored category (REST answers with it; GraphQL's type is derived from it)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
     id: str
     name: str
     description: str
@@ -41,18 +43,21 @@ class Category:
     created_at: datetime
     created_by: str | None
     updated_at: datetime
-    calls: int  # live calls tagged with it now
+    calls: int = Field(description="Stored calls tagged with it now.")
 
     def rule(self) -> list[Condition]:
         return parse_conditions(self.conditions)
 
 
-@dataclass(frozen=True)
-class ApplyResult:
+class ApplyResult(BaseModel):
+    """What applying a category to the stored calls did."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
     category_id: str
     name: str
-    scanned: int
-    matched: int
+    scanned: int = Field(description="Stored calls evaluated.")
+    matched: int = Field(description="Of those, the calls it tags.")
 
 
 def _dump(rule: CategoryRule) -> list[dict[str, Any]]:
@@ -173,7 +178,7 @@ class CategoryStore:
                         matched += 1
                 scanned += len(calls)
                 after = ids[-1]
-        return ApplyResult(category_id, name, scanned, matched)
+        return ApplyResult(category_id=category_id, name=name, scanned=scanned, matched=matched)
 
     def names_for(self, call_ids: Sequence[str]) -> dict[str, builtins.list[str]]:
         """Each call's category names (sorted); calls without any are left out."""
