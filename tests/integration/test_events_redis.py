@@ -7,7 +7,7 @@ import uuid
 
 from core.adapters.redis_events import RedisEventBus
 from core.jobs.events import watch_job
-from tests.unit.test_jobs_queue import CountingTranscriber, recording, service_for
+from tests.unit.jobs.test_queue import CountingTranscriber, recording, service_for
 
 REDIS = "redis://127.0.0.1:6379/0"
 

@@ -8,7 +8,7 @@ from core.calls.search import SemanticSearch
 from core.persistence.repositories import CallRepository
 from services.embedding.local import SentenceTransformerEmbedder
 from tests.support.databases import temp_database
-from tests.unit.test_search import document
+from tests.unit.calls.test_search import document
 
 pytestmark = pytest.mark.slow
 

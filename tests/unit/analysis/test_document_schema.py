@@ -10,8 +10,8 @@ import json
 from core.analysis.document import build_document
 from core.analysis.schema import read_stored
 from core.persistence.models import utcnow
+from tests.unit.analysis.test_pipeline import make_pipeline
 from tests.unit.fakes import silent_audio
-from tests.unit.test_pipeline import make_pipeline
 
 
 async def stored_document() -> dict:

@@ -13,7 +13,7 @@ from core.errors import ModelNotFoundError
 from services.llm import models
 from services.llm.models import GgufModel, assemble, local_model_available, resolve_gguf
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def parts(tmp_path: Path, chunks: list[bytes]) -> list[Path]:
