@@ -288,7 +288,7 @@ class CallPipeline:
         await self._sentiment(call, utterances)
         vectors = await self._embed(call, utterances)
         metrics = self._metrics(call, audio, speakers, utterances)
-        analysis = await self._llm(call, audio, language, speakers, utterances, by_channel)
+        analysis = await self._llm(call, audio, language, speakers, utterances)
         if analysis is not None and self._apply_model(analysis, speakers, utterances, by_channel):
             # talk ratios by role, sentiment means and trends follow the model
             metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
@@ -425,7 +425,6 @@ class CallPipeline:
         language: str,
         speakers: list[Speaker],
         utterances: list[Utterance],
-        by_channel: bool,
     ) -> CallAnalysis | None:
         """Summary, topics, reason, outcome, conflict, action items (optional)."""
         analysis = None
