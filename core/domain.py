@@ -140,6 +140,22 @@ class Word:
     probability: float = 1.0
 
 
+@dataclass(frozen=True)
+class StreamUpdate:
+    """What a live transcript stream says after a chunk of audio (stream time, seconds).
+
+    ``committed`` words are final from now on, in order; ``tentative`` is the current guess
+    at what follows them, replaced by the next update. ``endpoint``: the speaker paused, and
+    the words committed since the previous endpoint make one utterance.
+    """
+
+    committed: list[Word]
+    tentative: list[Word]
+    endpoint: bool = False
+    language: str = ""
+    stream_time: float = 0.0  # how much audio the stream has received
+
+
 @dataclass
 class Transcript:
     words: list[Word]

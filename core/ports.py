@@ -24,6 +24,7 @@ from core.domain import (
     DiarizationOptions,
     Sentiment,
     StageInfo,
+    StreamUpdate,
     Transcript,
     TranscriptionOptions,
 )
@@ -67,6 +68,27 @@ class Transcriber(Stage, Protocol):
     ) -> Transcript:
         """``samples``: 16 kHz mono float32. Word timestamps are relative to its start."""
         ...
+
+
+class TranscriptStream(Protocol):
+    """One live channel's transcript: push audio as it arrives, read what it committed."""
+
+    async def push(self, samples: np.ndarray) -> StreamUpdate:
+        """``samples``: the next 16 kHz mono float32 audio of the stream."""
+        ...
+
+    async def finish(self) -> StreamUpdate:
+        """The stream ended: commit what is left (the update is an endpoint)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingTranscriber(Stage, Protocol):
+    """Live ASR: the ``asr`` stage's streaming side (``callytics.asr.v1.StreamTranscribe``)."""
+
+    async def open_stream(self, options: TranscriptionOptions) -> TranscriptStream: ...
 
 
 @runtime_checkable

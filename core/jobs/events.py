@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from core.jobs.status import TERMINAL_STATUSES
 
@@ -34,6 +34,10 @@ class JobEvent:
     at: datetime
 
     @property
+    def topic(self) -> str:
+        return self.job_id
+
+    @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
@@ -49,40 +53,54 @@ class JobEvent:
         return cls(**data)
 
 
-class EventBus(Protocol):
-    async def publish(self, event: JobEvent) -> None: ...
+class Topical(Protocol):
+    """An event the bus can carry: it names its topic (a job, a live call) and serialises."""
 
-    def subscribe(
-        self, job_id: str
-    ) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[JobEvent]]:
-        """A queue that receives every event published for ``job_id`` while open."""
+    @property
+    def topic(self) -> str: ...
+
+    def to_json(self) -> str: ...
+
+
+E = TypeVar("E", bound=Topical)
+
+
+class Bus(Protocol[E]):
+    async def publish(self, event: E) -> None: ...
+
+    def subscribe(self, topic: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[E]]:
+        """A queue that receives every event published on ``topic`` while open."""
         ...
 
     async def close(self) -> None: ...
 
 
-class LocalEventBus:
+#: The job events' bus (live calls have theirs: :mod:`core.live.events`).
+EventBus = Bus[JobEvent]
+
+
+class LocalEventBus(Generic[E]):
     """In-process fan-out: one asyncio queue per subscriber."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[JobEvent]]] = {}
+        self._subscribers: dict[str, set[asyncio.Queue[E]]] = {}
 
-    async def publish(self, event: JobEvent) -> None:
-        for queue in list(self._subscribers.get(event.job_id, ())):
+    async def publish(self, event: E) -> None:
+        for queue in list(self._subscribers.get(event.topic, ())):
             queue.put_nowait(event)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
-        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-        self._subscribers.setdefault(job_id, set()).add(queue)
+    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[E]]:
+        queue: asyncio.Queue[E] = asyncio.Queue()
+        self._subscribers.setdefault(topic, set()).add(queue)
         try:
             yield queue
         finally:
-            subscribers = self._subscribers.get(job_id)
+            subscribers = self._subscribers.get(topic)
             if subscribers is not None:
                 subscribers.discard(queue)
                 if not subscribers:
-                    del self._subscribers[job_id]
+                    del self._subscribers[topic]
 
     async def close(self) -> None:
         self._subscribers.clear()

@@ -26,17 +26,19 @@ from core.persistence.repositories.cache import CacheEntryRepository
 from core.persistence.repositories.calls import CallRepository
 from core.persistence.repositories.categories import CategoryRepository
 from core.persistence.repositories.jobs import JobRepository
+from core.persistence.repositories.live import LiveCallRepository
 
 
 class UnitOfWork:
-    """One transaction over ``calls``, ``jobs``, ``categories``, ``api_keys`` and
-    ``cache_entries``; see the module docstring."""
+    """One transaction over ``calls``, ``jobs``, ``categories``, ``api_keys``,
+    ``cache_entries`` and ``live_calls``; see the module docstring."""
 
     calls: CallRepository
     jobs: JobRepository
     categories: CategoryRepository
     api_keys: ApiKeyRepository
     cache_entries: CacheEntryRepository
+    live_calls: LiveCallRepository
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -53,6 +55,7 @@ class UnitOfWork:
         self.categories = CategoryRepository(session)
         self.api_keys = ApiKeyRepository(session)
         self.cache_entries = CacheEntryRepository(session)
+        self.live_calls = LiveCallRepository(session)
         return self
 
     def __exit__(

@@ -100,6 +100,41 @@ class FasterWhisperTranscriber:
     ) -> Transcript:
         return await asyncio.to_thread(self._transcribe_sync, samples, options, progress)
 
+    def decode_window(
+        self, audio: np.ndarray, prompt: str, language: str | None, beam_size: int
+    ) -> tuple[list[Word], str]:
+        """One decode of a live window (no VAD: the caller found the speech), with ``prompt``
+        as Whisper's previous text; word times are relative to the window."""
+        model = self._ensure_model()
+        if not model.model.is_multilingual:
+            language = "en"
+        try:
+            with self._infer_lock:
+                ctranslate2.set_random_seed(0)
+                segments, info = model.transcribe(
+                    np.ascontiguousarray(audio, dtype=np.float32),
+                    language=language or self.language,
+                    beam_size=beam_size,
+                    word_timestamps=True,
+                    vad_filter=False,
+                    condition_on_previous_text=False,
+                    initial_prompt=prompt or None,
+                )
+                words = [
+                    Word(
+                        text=w.word.strip(),
+                        start=round(float(w.start), 3),
+                        end=round(float(w.end), 3),
+                        probability=round(float(w.probability), 4),
+                    )
+                    for segment in segments
+                    for w in segment.words or ()
+                    if w.word.strip()
+                ]
+        except Exception as exc:
+            raise StageError("asr", f"live transcription failed: {exc}") from exc
+        return words, info.language
+
     def _transcribe_sync(
         self,
         samples: np.ndarray,

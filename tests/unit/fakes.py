@@ -159,3 +159,69 @@ class FakeCallAnalyzer:
             action_items=[],
             provider="fake",
         )
+
+
+class FakeTranscriptStream:
+    """Commits the words of a script as the audio passes them: a word is committed once
+    ``lag_s`` of audio has arrived after its end, tentative while it is being spoken, and
+    an utterance ends (``endpoint``) at a pause of ``pause_s`` after a committed word."""
+
+    def __init__(self, script: list[Word], lag_s: float = 0.3, pause_s: float = 0.8) -> None:
+        self.script = script
+        self.lag_s = lag_s
+        self.pause_s = pause_s
+        self.time = 0.0
+        self.done = 0  # script words committed
+        self.open = False
+        self.pushed = 0
+
+    def _update(self, final: bool):  # type: ignore[no-untyped-def]
+        from core.domain import StreamUpdate
+
+        limit = float("inf") if final else self.time - self.lag_s
+        committed = []
+        while self.done < len(self.script) and self.script[self.done].end <= limit:
+            committed.append(self.script[self.done])
+            self.done += 1
+        self.open = self.open or bool(committed)
+        tentative = [w for w in self.script[self.done :] if w.start < self.time]
+        last = self.script[self.done - 1].end if self.done else 0.0
+        following = self.script[self.done].start if self.done < len(self.script) else None
+        paused = self.time - last >= self.pause_s and (
+            following is None or following > self.time
+        )
+        endpoint = self.open and (final or (paused and not tentative))
+        if endpoint:
+            self.open = False
+        return StreamUpdate(committed, tentative, endpoint, "en", self.time)
+
+    async def push(self, samples):  # type: ignore[no-untyped-def]
+        self.pushed += len(samples)
+        self.time = self.pushed / 16000
+        return self._update(final=False)
+
+    async def finish(self):  # type: ignore[no-untyped-def]
+        return self._update(final=True)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class FakeStreamingTranscriber:
+    """Live ASR over scripts: the n-th stream opened reads ``scripts[n % len(scripts)]``
+    (a session opens channel 0's stream, then channel 1's)."""
+
+    def __init__(self, scripts: Sequence[list[Word]]) -> None:
+        self.scripts = list(scripts)
+        self.opened = 0
+
+    def info(self) -> StageInfo:
+        return StageInfo("local", "fake-streaming", "none")
+
+    async def load(self) -> None:
+        return None
+
+    async def open_stream(self, options: TranscriptionOptions) -> FakeTranscriptStream:
+        script = self.scripts[self.opened % len(self.scripts)]
+        self.opened += 1
+        return FakeTranscriptStream(script)
