@@ -58,8 +58,25 @@ async def serve_stage(
     """Run until SIGTERM/SIGINT (`callytics stage` and `python -m services.<stage>`)."""
     authenticator = stage_authenticator(settings)
     log.info("%s stage: %s", stage, check_bind([host], authenticator, allow_open=allow_open))
-    engine = local_engine(stage, settings)
-    server = StageServer(stage, engine, host=host, port=port, authenticator=authenticator)
+    container = build_container(settings)
+    engine = container_engine(container, stage)
+    add_to_server = None
+    if stage == "asr":  # live calls stream with the LIVE_* settings, on their own model
+        from services.asr.server import add_to_server as add_asr
+
+        live = container.local_live_transcriber()
+
+        def add_to_server(engine: Any, grpc_server: Any) -> str:
+            return add_asr(engine, grpc_server, streaming=live)
+
+    server = StageServer(
+        stage,
+        engine,
+        host=host,
+        port=port,
+        authenticator=authenticator,
+        add_to_server=add_to_server,
+    )
     metrics = start_metrics_server(host, metrics_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,7 +1,15 @@
-"""The ASR stage over gRPC: ``callytics.asr.v1.Transcriber`` around the local engine."""
+"""The ASR stage over gRPC: ``callytics.asr.v1.Transcriber`` around the local engine.
+
+``Transcribe`` runs the engine on a whole call; ``StreamTranscribe`` is live ASR, one
+channel of a live call in lockstep (see asr.proto), on a streaming engine: the engine itself
+when it can stream, otherwise a :class:`services.asr.streaming.StreamingWhisper` over a
+second faster-whisper instance with the same settings (built on the first stream), so that
+live decodes never wait behind a whole call's transcription on the same model.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
@@ -9,10 +17,16 @@ from typing import Any, cast
 import grpc
 
 from core.domain import Transcript, TranscriptionOptions
-from core.errors import InvalidInputError
-from core.ports import Transcriber
+from core.errors import InvalidInputError, StageError
+from core.ports import StreamingTranscriber, Transcriber, TranscriptStream
 from services.grpc_server import Done, ProgressRelay, abort_with
-from shared.stubs.asr import SAMPLE_BYTES, options_from_proto, pcm_array, word_to_proto
+from shared.stubs.asr import (
+    SAMPLE_BYTES,
+    options_from_proto,
+    pcm_array,
+    update_to_proto,
+    word_to_proto,
+)
 from shared.stubs.base import stage_info_to_proto
 from shared.stubs.callytics.asr.v1 import asr_pb2, asr_pb2_grpc
 from shared.stubs.callytics.common.v1 import common_pb2
@@ -60,9 +74,45 @@ def transcript_responses(transcript: Transcript) -> list[asr_pb2.TranscribeRespo
     return [*replies, asr_pb2.TranscribeResponse(done=done)]
 
 
+def streaming_engine_for(engine: Any) -> StreamingTranscriber:
+    """The live side of ``engine``: itself when it streams, otherwise (faster-whisper) a
+    :class:`StreamingWhisper` over a separate model instance with the same settings."""
+    if getattr(engine, "open_stream", None) is not None:
+        return cast(StreamingTranscriber, engine)
+    from services.asr.local import FasterWhisperTranscriber
+    from services.asr.streaming import StreamingWhisper
+
+    if not isinstance(engine, FasterWhisperTranscriber):
+        raise StageError("asr", f"the {type(engine).__name__} engine cannot transcribe live")
+    whisper = FasterWhisperTranscriber(
+        engine.model_name,
+        cache_dir=engine.cache_dir,
+        device=engine.policy.device,
+        compute_type=engine.policy.compute_type,
+        language=engine.language,
+        cpu_threads=engine.cpu_threads,
+        allow_download=engine.allow_download,
+    )
+    return StreamingWhisper(whisper)
+
+
 class TranscriberServicer(asr_pb2_grpc.TranscriberServicer):
-    def __init__(self, engine: Transcriber) -> None:
+    def __init__(self, engine: Transcriber, streaming: StreamingTranscriber | None = None) -> None:
+        """``streaming``: the live engine; by default :func:`streaming_engine_for` builds it
+        from ``engine`` (and loads it) when the first stream opens."""
         self.engine = engine
+        self._streaming = streaming
+        self._streaming_loaded = False
+        self._streaming_lock = asyncio.Lock()
+
+    async def streaming_engine(self) -> StreamingTranscriber:
+        async with self._streaming_lock:
+            if self._streaming is None:
+                self._streaming = streaming_engine_for(self.engine)
+            if not self._streaming_loaded:
+                await self._streaming.load()
+                self._streaming_loaded = True
+            return self._streaming
 
     async def Info(
         self, request: common_pb2.InfoRequest, context: grpc.aio.ServicerContext
@@ -95,7 +145,52 @@ class TranscriberServicer(asr_pb2_grpc.TranscriberServicer):
         except Exception as exc:
             await abort_with(context, exc)
 
+    async def StreamTranscribe(
+        self,
+        request_iterator: AsyncIterable[asr_pb2.StreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[asr_pb2.StreamResponse]:
+        stream: TranscriptStream | None = None
+        try:
+            requests = aiter(request_iterator)
+            first = await anext(requests, None)
+            if first is None:
+                raise InvalidInputError("No stream options: send them first, then the audio.")
+            if first.WhichOneof("item") != "options":
+                raise InvalidInputError(
+                    "The stream did not start with the transcription options.",
+                    "Send StreamRequest(options=...) first, then the audio.",
+                )
+            engine = await self.streaming_engine()
+            stream = await engine.open_stream(options_from_proto(first.options))
+            async for request in requests:
+                item = request.WhichOneof("item")
+                if item == "pcm":
+                    if len(request.pcm) % SAMPLE_BYTES:
+                        raise InvalidInputError(
+                            f"A push of {len(request.pcm)} bytes is not a whole number of "
+                            "float32 samples."
+                        )
+                    yield update_to_proto(await stream.push(pcm_array(request.pcm)))
+                elif item == "finish":
+                    yield update_to_proto(await stream.finish())
+                    return  # the stream is over: nothing the client sends now is read
+                elif item == "options":
+                    raise InvalidInputError("The transcription options were sent twice.")
+                else:
+                    raise InvalidInputError("An empty StreamRequest (no options, pcm or finish).")
+            # The client stopped writing without ``finish``: it gave the stream up.
+        except Exception as exc:
+            await abort_with(context, exc)
+        finally:
+            if stream is not None:
+                await stream.aclose()
 
-def add_to_server(engine: Transcriber, server: grpc.aio.Server) -> str:
-    asr_pb2_grpc.add_TranscriberServicer_to_server(TranscriberServicer(engine), server)
+
+def add_to_server(
+    engine: Transcriber, server: grpc.aio.Server, streaming: StreamingTranscriber | None = None
+) -> str:
+    """``streaming``: the live engine (by default built from ``engine`` on the first stream)."""
+    servicer = TranscriberServicer(engine, streaming)
+    asr_pb2_grpc.add_TranscriberServicer_to_server(servicer, server)
     return "callytics.asr.v1.Transcriber"

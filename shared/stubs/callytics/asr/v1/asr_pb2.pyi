@@ -58,3 +58,31 @@ class TranscribeResponse(_message.Message):
     words: Words
     done: TranscriptDone
     def __init__(self, progress: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ..., words: _Optional[_Union[Words, _Mapping]] = ..., done: _Optional[_Union[TranscriptDone, _Mapping]] = ...) -> None: ...
+
+class StreamFinish(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StreamRequest(_message.Message):
+    __slots__ = ("options", "pcm", "finish")
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    PCM_FIELD_NUMBER: _ClassVar[int]
+    FINISH_FIELD_NUMBER: _ClassVar[int]
+    options: TranscriptionOptions
+    pcm: bytes
+    finish: StreamFinish
+    def __init__(self, options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., pcm: _Optional[bytes] = ..., finish: _Optional[_Union[StreamFinish, _Mapping]] = ...) -> None: ...
+
+class StreamResponse(_message.Message):
+    __slots__ = ("committed", "tentative", "endpoint", "language", "stream_time")
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    TENTATIVE_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    STREAM_TIME_FIELD_NUMBER: _ClassVar[int]
+    committed: _containers.RepeatedCompositeFieldContainer[Word]
+    tentative: _containers.RepeatedCompositeFieldContainer[Word]
+    endpoint: bool
+    language: str
+    stream_time: float
+    def __init__(self, committed: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., tentative: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., endpoint: _Optional[bool] = ..., language: _Optional[str] = ..., stream_time: _Optional[float] = ...) -> None: ...

@@ -45,6 +45,11 @@ class TranscriberStub:
                 request_serializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.TranscribeRequest.SerializeToString,
                 response_deserializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.TranscribeResponse.FromString,
                 _registered_method=True)
+        self.StreamTranscribe = channel.stream_stream(
+                '/callytics.asr.v1.Transcriber/StreamTranscribe',
+                request_serializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.StreamRequest.SerializeToString,
+                response_deserializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.StreamResponse.FromString,
+                _registered_method=True)
 
 
 class TranscriberServicer:
@@ -64,6 +69,19 @@ class TranscriberServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamTranscribe(self, request_iterator, context):
+        """Live ASR (core.ports.StreamingTranscriber), one channel of a live call, in lockstep:
+        the client sends the options first (the server answers nothing to them); then each
+        `pcm` request (one push) is answered by exactly one StreamResponse, the update of that
+        push; then `finish` is answered by one final StreamResponse (an endpoint), after which
+        the server ends the stream (OK; nothing sent after `finish` is read). Options not
+        first or sent twice, a `pcm` of a part sample, or an empty request: INVALID_ARGUMENT.
+        A client that gives a stream up cancels the call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TranscriberServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +94,11 @@ def add_TranscriberServicer_to_server(servicer, server):
                     servicer.Transcribe,
                     request_deserializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.TranscribeRequest.FromString,
                     response_serializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.TranscribeResponse.SerializeToString,
+            ),
+            'StreamTranscribe': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamTranscribe,
+                    request_deserializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.StreamRequest.FromString,
+                    response_serializer=shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.StreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +155,33 @@ class Transcriber:
             '/callytics.asr.v1.Transcriber/Transcribe',
             shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.TranscribeRequest.SerializeToString,
             shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.TranscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamTranscribe(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/callytics.asr.v1.Transcriber/StreamTranscribe',
+            shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.StreamRequest.SerializeToString,
+            shared_dot_stubs_dot_callytics_dot_asr_dot_v1_dot_asr__pb2.StreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
