@@ -75,10 +75,12 @@ def create_app(
 
 def _include_interfaces(app: FastAPI) -> None:
     from api.graphql import graphql_router
+    from api.live import router as live_router
     from api.rest import router as rest_router
     from api.web import install_web_ui
 
     app.include_router(rest_router, prefix="/v1")
+    app.include_router(live_router)  # the /v1/live WebSocket (authenticated by its own rules)
     app.include_router(graphql_router(), prefix="/graphql")
     install_web_ui(app)
 

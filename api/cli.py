@@ -31,6 +31,8 @@ keys_app = typer.Typer(
     "authentication on.",
 )
 app.add_typer(keys_app, name="keys")
+live_app = typer.Typer(no_args_is_help=True, help="Live calls: stream a recording to a server.")
+app.add_typer(live_app, name="live")
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -507,6 +509,106 @@ def token(
     except CallyticsError as exc:
         _fail_usage(str(exc))
     sys.stdout.write(signed + "\n")
+
+
+@live_app.command("simulate")
+def live_simulate(
+    file: Annotated[
+        Path, typer.Argument(help="A recording (8/16 kHz PCM16 or mu-law WAV is sent as it is).")
+    ],
+    server: Annotated[
+        str, typer.Option(help="The server `callytics serve` runs.")
+    ] = "http://127.0.0.1:8000",
+    speed: Annotated[
+        float,
+        typer.Option(min=0, help="1: real time; 4: four times as fast; 0: as fast as it goes."),
+    ] = 1.0,
+    frame_ms: Annotated[int, typer.Option(min=10, max=1000, help="Audio per frame.")] = 100,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CALLYTICS_API_KEY", help="An analyst key, when the server requires one."
+        ),
+    ] = None,
+    agent_channel: Annotated[int, typer.Option(min=0, max=1)] = 0,
+    agent: Annotated[str | None, typer.Option(help="The agent who handled the call.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="The call's language (unset: detect).")
+    ] = None,
+    partials: Annotated[
+        bool, typer.Option("--partials", help="Print partial utterances too.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Every event as a JSON line on stdout.")
+    ] = False,
+) -> None:
+    """Stream a recording to a server's /v1/live as a phone line would, and print the live
+    transcript, sentiment and alerts as they come back; at hang-up, the stored call's id."""
+    from api.live_client import LiveRefused, load_recording, simulate
+
+    _quiet_libraries()
+    if not file.is_file():
+        _fail_usage(f"{file} does not exist.")
+    try:
+        recording = load_recording(file)
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+    console = Console(stderr=as_json)
+    fmt = recording.format
+    console.print(
+        f"streaming {file.name}: {recording.seconds:.1f} s, {fmt.encoding} "
+        f"{fmt.sample_rate} Hz x{fmt.channels}, at {speed:g}x to {server}"
+    )
+
+    def show(event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if as_json:
+            sys.stdout.write(json.dumps(event) + "\n")
+            sys.stdout.flush()
+            return
+        if kind == "final":
+            u = event["utterance"]
+            mood = u.get("sentiment") or {}
+            feel = f" [{mood['label']} {mood['score']:+.2f}]" if mood else ""
+            console.print(
+                f"{u['start']:7.1f}s {u['role']:>8}: {u['text']}{feel}",
+                markup=False,
+                highlight=False,
+            )
+        elif kind == "partial" and partials:
+            console.print(f"        {event['role']:>8}… {event['text']}", style="dim", markup=False)
+        elif kind == "alert":
+            a = event["alert"]
+            console.print(
+                f"{a['at_s']:7.1f}s ALERT {a['kind']}: {a['message']}",
+                style="bold red",
+                markup=False,
+            )
+        elif kind == "started":
+            console.print(f"live call {event['live_id']}")
+
+    try:
+        ended = asyncio.run(
+            simulate(
+                server,
+                recording,
+                speed=speed,
+                frame_ms=frame_ms,
+                api_key=api_key,
+                start={"agent_channel": agent_channel, "agent": agent, "language": language},
+                on_event=show,
+            )
+        )
+    except LiveRefused as exc:
+        _fail_usage(f"the server refused the live call: {exc}")
+    except OSError as exc:
+        _fail_usage(f"cannot reach {server}: {exc}. Is `callytics serve` running?")
+    if ended.get("error"):
+        _fail_usage(f"the call ended but its recording was not analysed: {ended['error']}")
+    console.print(
+        f"hung up after {ended.get('duration_s', 0):.1f} s: job {ended.get('job_id')}, "
+        f"call {ended.get('call_id')} (the post-call analysis replaces the live draft)"
+    )
 
 
 @db_app.command("upgrade")

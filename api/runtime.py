@@ -68,6 +68,7 @@ class Runtime:
         self.cache = container.cache()
         self.metrics = container.metrics()
         self.auth = container.authenticator()
+        self.live = container.live()
         self.limiter = RateLimiter(self._limits())
         self.stages: dict[str, StageState] = {
             name: StageState(name, name in REQUIRED_SERVED)
@@ -91,6 +92,10 @@ class Runtime:
             self._loader = asyncio.create_task(self.load_stages())
         if run_jobs:
             await self.queue.start()
+            # Live calls a previous process left open: their recordings go to the queue.
+            recovered = await self.live.recover()
+            if recovered:
+                log.info("handed %d live calls left open to the job queue", recovered)
 
     def _limits(self) -> dict[str, int]:
         return {
@@ -99,6 +104,7 @@ class Runtime:
         }
 
     async def stop(self) -> None:
+        await self.live.close()  # live calls still streaming are hung up, not lost
         await self.queue.stop()
         if self._loader is not None:
             self._loader.cancel()

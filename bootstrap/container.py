@@ -233,11 +233,11 @@ def _diarizer(settings: Settings) -> Any:
     )
 
 
-def _transcriber(settings: Settings) -> Any:
+def _transcriber(settings: Settings, model: str | None = None) -> Any:
     from services.asr.local import FasterWhisperTranscriber
 
     return FasterWhisperTranscriber(
-        settings.asr_model,
+        model or settings.asr_model,
         cache_dir=settings.models_dir,
         device=settings.asr_device,
         compute_type=settings.asr_compute_type,
@@ -246,6 +246,47 @@ def _transcriber(settings: Settings) -> Any:
         cpu_threads=settings.asr_cpu_threads,
         batch_size=settings.asr_batch_size,
         allow_download=settings.allow_model_downloads,
+    )
+
+
+def _live_transcriber(settings: Settings) -> Any:
+    """Live ASR in process: its own model instance, so that the post-call transcription of
+    a whole call never holds a live call's words back."""
+    from core.live.online import OnlinePolicy
+    from services.asr.streaming import StreamingWhisper
+
+    whisper = _transcriber(settings, settings.live_asr_model)
+    policy = OnlinePolicy(
+        min_chunk_s=settings.live_min_chunk_s,
+        endpoint_silence_s=settings.live_endpoint_silence_s,
+    )
+    return StreamingWhisper(whisper, policy, beam_size=settings.live_beam_size)
+
+
+def _live(
+    settings: Settings,
+    database: Database,
+    transcriber: Any,
+    sentiment: Any,
+    categories: CategoryStore,
+    analysis: AnalysisService,
+    queue: Any,
+) -> Any:
+    from core.adapters.redis_events import build_live_bus
+    from core.live.manager import LiveManager
+
+    return LiveManager(
+        database,
+        transcriber=transcriber,
+        sentiment=sentiment,
+        categories=categories,
+        service=analysis,
+        enqueue=queue.enqueue,
+        bus=build_live_bus(settings.redis_url),
+        storage_dir=settings.storage_dir,
+        resume_s=settings.live_resume_s,
+        max_sessions=settings.live_max_sessions,
+        max_seconds=settings.max_audio_seconds,
     )
 
 
@@ -348,6 +389,17 @@ class Container(containers.DeclarativeContainer):
         metrics,
     )
     job_queue = providers.Singleton(_job_queue, settings, analysis)
+
+    # Live calls: the ASR stage's streaming side (in process, or the same gRPC client).
+    local_live_transcriber = providers.Singleton(_live_transcriber, settings)
+    live_transcriber = providers.Selector(
+        providers.Callable(_mode, settings, "asr"),
+        local=local_live_transcriber,
+        grpc=transcriber,
+    )
+    live = providers.Singleton(
+        _live, settings, database, live_transcriber, sentiment, categories, analysis, job_queue
+    )
 
 
 def local_engine(container: Container, stage: str) -> Any:

@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     asr_batch_size: int = Field(default=0, ge=0)  # > 0: batched decoding of VAD segments
     allow_model_downloads: bool = False
 
+    # --- live calls ------------------------------------------------------------------
+    # The model that transcribes live calls (unset: ASR_MODEL), greedy by default: a live
+    # word is committed once two decodes of its window agree (docs/live.md).
+    live_asr_model: str | None = None
+    live_beam_size: int = Field(default=1, ge=1)
+    live_min_chunk_s: float = Field(default=1.0, gt=0)  # decode again after this much audio
+    live_endpoint_silence_s: float = Field(default=0.5, gt=0)  # a pause that ends an utterance
+    live_resume_s: float = Field(default=30.0, ge=0)  # a dropped call waits this long
+    live_max_sessions: int = Field(default=8, ge=1)  # live calls one process holds at once
+
     # --- sentiment -----------------------------------------------------------------
     # learned: logistic regression over the embedding model, trained on the shipped
     # labelled utterances; vader: lexicon; or a path to a transformers checkpoint.

@@ -11,11 +11,17 @@ from __future__ import annotations
 import strawberry
 
 from core.domain import Resolution, Role, SentimentLabel
+from core.live.events import LiveEventType
 
-__all__ = ["Resolution", "Role", "SentimentLabel"]
+__all__ = ["LiveEventType", "Resolution", "Role", "SentimentLabel"]
 
 strawberry.enum(Role, description="Who a speaker is in the call.")
 strawberry.enum(
     SentimentLabel, description="The tone of an utterance, or of a customer over a whole call."
 )
 strawberry.enum(Resolution, description="Whether the customer's issue was resolved.")
+strawberry.enum(
+    LiveEventType,
+    description="What a live call event says: started, partial, final, metrics, alert, dropped, "
+    "resumed or ended.",
+)

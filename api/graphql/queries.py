@@ -14,6 +14,7 @@ from api.graphql.derived import from_model
 from api.graphql.enums import Role
 from api.graphql.inputs import CallFilter
 from api.graphql.insights import AgentSummary, TrendBucket, TrendInterval
+from api.graphql.live import LiveCall, live_call, live_calls
 from api.graphql.types import (
     CallAudit,
     CallConnection,
@@ -141,3 +142,17 @@ class Query:
         runtime = runtime_of(info)
         await runtime.refresh_remote()
         return [Stage.from_state(state) for state in runtime.stages.values()]
+
+    live_calls: list[LiveCall] = strawberry.field(
+        resolver=live_calls,
+        description=(
+            "Live calls, newest first: those in progress (`live`, or `dropped` and waiting "
+            "for the client to resume), and with `includeEnded` those that hung up. "
+            "`first`: 1..100 (default 50)."
+        ),
+    )
+    live_call: LiveCall | None = strawberry.field(
+        resolver=live_call,
+        description="One live call with its final utterances, alerts and metrics so far; "
+        "null when there is no such call.",
+    )

@@ -18,6 +18,7 @@ import strawberry
 
 from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
 from api.graphql.limits import MAX_SUBSCRIPTIONS
+from api.graphql.live import LiveEvent, subscribe_live_call
 from api.graphql.types import JobEvent
 from api.runtime import Runtime
 from core.errors import RateLimitedError
@@ -71,3 +72,13 @@ class Subscription:
             )
         context.subscriptions += 1
         return follow(runtime, job_id, context)
+
+    live_call: AsyncGenerator[LiveEvent, None] = strawberry.subscription(
+        resolver=subscribe_live_call,
+        description=(
+            "A live call's events as they happen: first what it has said so far (its final "
+            "utterances, alerts and metrics), then partial and final utterances, metrics and "
+            "alerts; completes after `ended` (the job and call of its post-call analysis). "
+            "An unknown live call is an error (code `not_found`)."
+        ),
+    )

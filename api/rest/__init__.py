@@ -8,10 +8,10 @@ that change things ask for more in their own signature (``Analyst``, ``Admin``).
 from fastapi import APIRouter, Depends
 
 from api.auth import require_viewer
-from api.rest import cache, calls, categories, insights, jobs, keys, search
+from api.rest import cache, calls, categories, insights, jobs, keys, live, search
 
 router = APIRouter(dependencies=[Depends(require_viewer)])
-for module in (calls, jobs, search, cache, keys, categories, insights):
+for module in (calls, jobs, search, cache, keys, categories, insights, live):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -27,6 +27,7 @@ from tests.unit.fakes import (
     FakeDiarizer,
     FakeEmbedder,
     FakeSentimentAnalyzer,
+    FakeStreamingTranscriber,
     FakeTranscriber,
     words_of,
 )
@@ -76,6 +77,13 @@ def fake_engines(transcriber: Any = None) -> dict[str, Any]:
         "sentiment": FakeSentimentAnalyzer(),
         "embedder": FakeEmbedder(),
         "analyzer": FakeCallAnalyzer(),
+        # Live calls: channel 0 (the agent's) then channel 1 (the customer's).
+        "live_transcriber": FakeStreamingTranscriber(
+            [
+                words_of("thank you for calling how can I help", 0.2),
+                words_of("this is terrible I want to cancel my account", 4.0),
+            ]
+        ),
     }
 
 

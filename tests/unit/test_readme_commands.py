@@ -32,11 +32,13 @@ RUN_BY = {
     "token": f"{COMMANDS_TEST}::test_keys_and_tokens_as_typed",
     "worker": "tests/integration/test_arq_mode.py::"
     "test_two_workers_run_jobs_and_progress_travels_over_redis",
+    "live simulate": "tests/integration/test_live_e2e.py::"
+    "test_a_simulated_call_is_live_on_graphql_and_stored_as_its_upload_would_be",
     # `.venv-pyannote/bin/callytics analyze` with DIARIZATION_BACKEND=pyannote
     "pyannote analyze": "tests/pyannote/test_pyannote_cli.py::"
     "test_the_pyannote_venv_runs_callytics_analyze",
 }
-GROUPS = {"db", "keys"}  # commands with subcommands
+GROUPS = {"db", "keys", "live"}  # commands with subcommands
 
 
 def shown_commands() -> list[tuple[str, list[str], str]]:

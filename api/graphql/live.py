@@ -1,0 +1,194 @@
+"""Live calls over GraphQL: the ``liveCalls`` and ``liveCall`` queries, and the ``liveCall``
+subscription (its events as they happen, from any API process: core/live/events.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.graphql.calls import Utterance
+from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
+from api.graphql.derived import from_model
+from api.graphql.enums import LiveEventType
+from api.graphql.limits import MAX_SUBSCRIPTIONS
+from core.analysis import schema
+from core.errors import RateLimitedError
+from core.live.events import LiveEvent as DomainLiveEvent
+from core.live.manager import LiveCallInfo, follow_live
+
+log = logging.getLogger(__name__)
+
+
+def _utterance(data: dict[str, Any]) -> Utterance:
+    return from_model(Utterance, schema.Utterance.model_validate(data))
+
+
+@strawberry.type(
+    description="Something to look at now: a category matched, a negative streak, PII."
+)
+class LiveAlert:
+    kind: str = strawberry.field(description="`category`, `negative_streak` or `pii`.")
+    message: str
+    at_s: float = strawberry.field(description="How far into the call it was raised (seconds).")
+    category: str | None = None
+    pii_type: str | None = None
+    utterance: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LiveAlert:
+        return cls(
+            kind=str(d.get("kind", "")),
+            message=str(d.get("message", "")),
+            at_s=float(d.get("at_s") or 0.0),
+            category=d.get("category"),
+            pii_type=d.get("pii_type"),
+            utterance=d.get("utterance"),
+        )
+
+
+@strawberry.type(description="An utterance still being spoken: committed words, then a guess.")
+class LivePartial:
+    channel: int
+    speaker: str
+    role: str
+    start: float
+    end: float
+    text: str = strawberry.field(description="The committed words and the tentative tail.")
+    committed: str = strawberry.field(description="The words that will not change any more.")
+
+
+@strawberry.type(description="One event of a live call.")
+class LiveEvent:
+    live_id: strawberry.ID
+    seq: int = strawberry.field(description="1, 2, ... in the order the call produced them.")
+    type: LiveEventType
+    at: datetime
+    partial: LivePartial | None = strawberry.field(description="`partial` events.")
+    utterance: Utterance | None = strawberry.field(description="`final` events.")
+    alert: LiveAlert | None = strawberry.field(description="`alert` events.")
+    metrics: JSON | None = strawberry.field(description="`metrics` events: the running figures.")
+    job_id: strawberry.ID | None = strawberry.field(description="`ended`: the post-call job.")
+    call_id: strawberry.ID | None = strawberry.field(description="`ended`: the stored call.")
+    data: JSON = strawberry.field(description="The event's whole payload.")
+
+    @classmethod
+    def from_event(cls, e: DomainLiveEvent) -> LiveEvent:
+        d = e.data
+        partial = None
+        if e.type == LiveEventType.PARTIAL:
+            partial = LivePartial(
+                channel=int(d["channel"]),
+                speaker=str(d["speaker"]),
+                role=str(d["role"]),
+                start=float(d["start"]),
+                end=float(d["end"]),
+                text=str(d["text"]),
+                committed=str(d["committed"]),
+            )
+        return cls(
+            live_id=strawberry.ID(e.live_id),
+            seq=e.seq,
+            type=e.type,
+            at=e.at,
+            partial=partial,
+            utterance=_utterance(d["utterance"]) if "utterance" in d else None,
+            alert=LiveAlert.from_dict(d["alert"]) if "alert" in d else None,
+            metrics=JSON(d["metrics"]) if "metrics" in d else None,
+            job_id=strawberry.ID(d["job_id"]) if d.get("job_id") else None,
+            call_id=strawberry.ID(d["call_id"]) if d.get("call_id") else None,
+            data=JSON(d),
+        )
+
+
+@strawberry.type(description="A call streamed in while it runs (`/v1/live`).")
+class LiveCall:
+    id: strawberry.ID
+    status: str = strawberry.field(description="`live`, `dropped` (may resume) or `ended`.")
+    encoding: str
+    sample_rate: int
+    channels: int
+    agent: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    duration_s: float = strawberry.field(description="Audio received so far (seconds).")
+    language: str | None
+    utterances: list[Utterance] = strawberry.field(description="The final utterances so far.")
+    alerts: list[LiveAlert]
+    metrics: JSON | None
+    job_id: strawberry.ID | None = strawberry.field(description="After hang-up: its job.")
+    call_id: strawberry.ID | None = strawberry.field(description="After hang-up: its call.")
+
+    @classmethod
+    def from_info(cls, i: LiveCallInfo) -> LiveCall:
+        snapshot = i.snapshot
+        return cls(
+            id=strawberry.ID(i.id),
+            status=i.status,
+            encoding=i.encoding,
+            sample_rate=i.sample_rate,
+            channels=i.channels,
+            agent=i.agent,
+            created_at=i.created_at,
+            ended_at=i.ended_at,
+            duration_s=i.duration_s,
+            language=snapshot.get("language") or None,
+            utterances=[_utterance(u) for u in snapshot.get("utterances") or []],
+            alerts=[LiveAlert.from_dict(a) for a in snapshot.get("alerts") or []],
+            metrics=JSON(snapshot["metrics"]) if snapshot.get("metrics") else None,
+            job_id=strawberry.ID(i.job_id) if i.job_id else None,
+            call_id=strawberry.ID(i.call_id) if i.call_id else None,
+        )
+
+
+async def live_calls(info: Info, include_ended: bool = False, first: int = 50) -> list[LiveCall]:
+    principal_of(info)
+    live = runtime_of(info).live
+    found = await asyncio.to_thread(
+        live.list_calls, open_only=not include_ended, limit=max(1, min(first, 100))
+    )
+    return [LiveCall.from_info(i) for i in found]
+
+
+async def live_call(info: Info, id: strawberry.ID) -> LiveCall | None:
+    principal_of(info)
+    from core.errors import NotFoundError
+
+    try:
+        found = await asyncio.to_thread(runtime_of(info).live.get, str(id))
+    except NotFoundError:
+        return None
+    return LiveCall.from_info(found)
+
+
+async def _follow(
+    info: Info, live_id: str, context: GraphQLContext
+) -> AsyncGenerator[LiveEvent, None]:
+    live = runtime_of(info).live
+    events = follow_live(live_id, live.bus, live.get)
+    try:
+        async with aclosing(events):
+            async for event in events:
+                yield LiveEvent.from_event(event)
+    finally:
+        context.subscriptions -= 1
+
+
+async def subscribe_live_call(info: Info, id: strawberry.ID) -> AsyncGenerator[LiveEvent, None]:
+    principal_of(info)
+    live = runtime_of(info).live
+    await asyncio.to_thread(live.get, str(id))  # an unknown live call is the operation's error
+    context = info.context
+    if context.subscriptions >= MAX_SUBSCRIPTIONS:
+        raise RateLimitedError(
+            f"This connection already has {MAX_SUBSCRIPTIONS} subscriptions open.",
+            "Complete one first, or open another connection.",
+        )
+    context.subscriptions += 1
+    return _follow(info, str(id), context)
