@@ -187,9 +187,7 @@ class FakeTranscriptStream:
         tentative = [w for w in self.script[self.done :] if w.start < self.time]
         last = self.script[self.done - 1].end if self.done else 0.0
         following = self.script[self.done].start if self.done < len(self.script) else None
-        paused = self.time - last >= self.pause_s and (
-            following is None or following > self.time
-        )
+        paused = self.time - last >= self.pause_s and (following is None or following > self.time)
         endpoint = self.open and (final or (paused and not tentative))
         if endpoint:
             self.open = False
