@@ -1,6 +1,8 @@
-"""A live call as a user runs one: `callytics serve`, `callytics live simulate` of a
-synthetic dual-channel call, a supervisor's GraphQL subscription, and the stored call after
-hang-up compared with an upload of the same file. Real processes, real models (tiny.en)."""
+"""A live call as a user runs one: `callytics stage asr`, `callytics serve` with
+USE_ASR_MS=true, `callytics live simulate` of a synthetic dual-channel call, a supervisor's
+GraphQL subscription, and the stored call after hang-up compared with an upload of the same
+file. Real processes, real models (tiny.en); the live transcript comes over the ASR stage's
+gRPC stream (the in-process engine gives the same words: tests/contract)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ from tests.support.processes import (
     ROOT,
     LineReader,
     ServeProcess,
+    StageProcess,
     callytics_command,
     embedded_env,
+    free_port,
     subscribe_job,
 )
 
@@ -80,6 +84,8 @@ def call(tmp_path_factory) -> Path:
 
 def test_a_simulated_call_is_live_on_graphql_and_stored_as_its_upload_would_be(tmp_path, call):
     env = embedded_env(tmp_path)
+    asr = StageProcess("asr", free_port(), env, tmp_path / "asr.log")
+    env = {**env, "USE_ASR_MS": "true", "ASR_GRPC_TARGET": asr.address}
     server = ServeProcess(env, tmp_path / "serve.log").start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -145,4 +151,6 @@ def test_a_simulated_call_is_live_on_graphql_and_stored_as_its_upload_would_be(t
         assert len(listed["items"]) == 2
     finally:
         server.close()
+        asr.stop()
     assert "Traceback" not in server.log(), server.log()
+    assert asr.proc.returncode in (0, -15), asr.log()
