@@ -271,6 +271,7 @@ def _live(
     categories: CategoryStore,
     analysis: AnalysisService,
     queue: Any,
+    voices: Any,
 ) -> Any:
     from core.adapters.redis_events import build_live_bus
     from core.live.manager import LiveManager
@@ -287,7 +288,15 @@ def _live(
         resume_s=settings.live_resume_s,
         max_sessions=settings.live_max_sessions,
         max_seconds=settings.max_audio_seconds,
+        voices=voices,
     )
+
+
+def _voices(settings: Settings) -> Any:
+    """Voice embeddings (CAM++) for a live mono call's speaker turns."""
+    from services.diarization.voices import CamPlusVoices
+
+    return CamPlusVoices(settings.models_dir)
 
 
 def _embedder(settings: Settings) -> Any:
@@ -397,8 +406,17 @@ class Container(containers.DeclarativeContainer):
         local=local_live_transcriber,
         grpc=transcriber,
     )
+    live_voices = providers.Singleton(_voices, settings)
     live = providers.Singleton(
-        _live, settings, database, live_transcriber, sentiment, categories, analysis, job_queue
+        _live,
+        settings,
+        database,
+        live_transcriber,
+        sentiment,
+        categories,
+        analysis,
+        job_queue,
+        live_voices,
     )
 
 

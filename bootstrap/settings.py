@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     live_asr_model: str | None = None
     live_beam_size: int = Field(default=1, ge=1)
     live_min_chunk_s: float = Field(default=1.0, gt=0)  # decode again after this much audio
-    live_endpoint_silence_s: float = Field(default=0.5, gt=0)  # a pause that ends an utterance
+    live_endpoint_silence_s: float = Field(default=0.4, gt=0)  # a pause that ends an utterance
     live_resume_s: float = Field(default=30.0, ge=0)  # a dropped call waits this long
     live_max_sessions: int = Field(default=8, ge=1)  # live calls one process holds at once
 

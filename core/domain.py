@@ -145,8 +145,11 @@ class StreamUpdate:
     """What a live transcript stream says after a chunk of audio (stream time, seconds).
 
     ``committed`` words are final from now on, in order; ``tentative`` is the current guess
-    at what follows them, replaced by the next update. ``endpoint``: the speaker paused, and
-    the words committed since the previous endpoint make one utterance.
+    at what follows them, replaced by the next update. ``endpoint``: the speaker paused after
+    the last committed word, and the words committed since the previous end make one
+    utterance. ``ends``: pauses inside this update's words: after ``committed[:i]`` for each
+    ``i`` an utterance ended (several utterances can end in one update when the audio came
+    faster than it was decoded).
     """
 
     committed: list[Word]
@@ -154,6 +157,7 @@ class StreamUpdate:
     endpoint: bool = False
     language: str = ""
     stream_time: float = 0.0  # how much audio the stream has received
+    ends: list[int] = field(default_factory=list)
 
 
 @dataclass

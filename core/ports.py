@@ -92,6 +92,15 @@ class StreamingTranscriber(Stage, Protocol):
 
 
 @runtime_checkable
+class VoiceEmbedder(Stage, Protocol):
+    """Speaker embeddings of speech stretches (a live mono call's speaker turns)."""
+
+    async def embed_voices(self, stretches: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, d) unit-norm embeddings of n stretches of 16 kHz mono float32 audio."""
+        ...
+
+
+@runtime_checkable
 class SentimentAnalyzer(Stage, Protocol):
     async def analyze(self, texts: Sequence[str]) -> list[Sentiment]: ...
 

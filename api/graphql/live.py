@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 from api.graphql.calls import Utterance
 from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
 from api.graphql.derived import from_model
-from api.graphql.enums import LiveEventType
+from api.graphql.enums import LiveEventType, Role
 from api.graphql.limits import MAX_SUBSCRIPTIONS
 from core.analysis import schema
 from core.errors import RateLimitedError
@@ -56,8 +56,8 @@ class LiveAlert:
 @strawberry.type(description="An utterance still being spoken: committed words, then a guess.")
 class LivePartial:
     channel: int
-    speaker: str
-    role: str
+    speaker: str = strawberry.field(description="Empty in a mono call until the utterance ends.")
+    role: Role
     start: float
     end: float
     text: str = strawberry.field(description="The committed words and the tentative tail.")
@@ -86,7 +86,7 @@ class LiveEvent:
             partial = LivePartial(
                 channel=int(d["channel"]),
                 speaker=str(d["speaker"]),
-                role=str(d["role"]),
+                role=Role(d["role"]),
                 start=float(d["start"]),
                 end=float(d["end"]),
                 text=str(d["text"]),

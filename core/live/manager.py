@@ -41,9 +41,10 @@ from core.live.events import LiveBus, LiveEvent, LiveEventType
 from core.live.session import LiveCategory, LiveOptions, LiveSession
 from core.persistence.database import Database
 from core.persistence.models import LiveCallRow
+from core.persistence.repositories.common import as_utc
 from core.persistence.repositories.live import OPEN_STATUSES
 from core.persistence.unit_of_work import UnitOfWork
-from core.ports import SentimentAnalyzer, StreamingTranscriber
+from core.ports import SentimentAnalyzer, StreamingTranscriber, VoiceEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,8 @@ def _info(row: LiveCallRow) -> LiveCallInfo:
         duration_s=row.duration_s,
         job_id=row.job_id,
         call_id=row.call_id,
-        created_at=row.created_at,
-        ended_at=row.ended_at,
+        created_at=as_utc(row.created_at),
+        ended_at=as_utc(row.ended_at) if row.ended_at is not None else None,
         snapshot=dict(row.snapshot or {}),
         options=dict(row.options or {}),
         audio_path=row.audio_path,
@@ -123,6 +124,7 @@ class LiveManager:
         resume_s: float = 30.0,
         max_sessions: int = 8,
         max_seconds: float = 4 * 3600.0,
+        voices: VoiceEmbedder | None = None,
     ) -> None:
         self.database = database
         self.transcriber = transcriber
@@ -135,6 +137,7 @@ class LiveManager:
         self.resume_s = resume_s
         self.max_sessions = max_sessions
         self.max_seconds = max_seconds
+        self.voices = voices  # mono calls' speaker turns
         self.sessions: dict[str, LiveSession] = {}
         self._attached: set[str] = set()
         self._timers: dict[str, asyncio.Task[None]] = {}
@@ -205,6 +208,7 @@ class LiveManager:
             emit=self.bus.publish,
             save=lambda snapshot, seconds: self._save(live_id, snapshot, seconds),
             actor=actor,
+            voices=self.voices,
         )
         self.sessions[live_id] = session
         self._attached.add(live_id)

@@ -35,7 +35,7 @@ SR = MODEL_SAMPLE_RATE
 @dataclass(frozen=True)
 class OnlinePolicy:
     min_chunk_s: float = 1.0  # decode again once this much new audio has arrived
-    endpoint_silence_s: float = 0.6  # a pause this long ends an utterance
+    endpoint_silence_s: float = 0.4  # a pause this long ends an utterance
     max_window_s: float = 15.0  # past this, the window is cut after its committed words
     lead_silence_s: float = 0.3  # silence kept before the first speech in the window
     prompt_chars: int = 200  # committed text before the window, as Whisper's prompt
@@ -78,8 +78,19 @@ class OnlineTranscriber:
         return self._step(final=True)
 
     # ------------------------------------------------------------------ internals
-    def _update(self, committed: list[Word], *, endpoint: bool) -> StreamUpdate:
-        if committed:
+    def _update(
+        self, committed: list[Word], *, endpoint: bool, ends: list[int] | None = None
+    ) -> StreamUpdate:
+        """The update; an end (inside, or ``endpoint`` after the last word) counts only when
+        it closes an utterance that has words."""
+        kept: list[int] = []
+        previous = 0
+        for end in ends or ():
+            if self._open or end > previous:
+                kept.append(end)
+            self._open = False
+            previous = end
+        if len(committed) > previous:
             self._open = True
         ended = endpoint and self._open
         if ended:
@@ -90,6 +101,7 @@ class OnlineTranscriber:
             endpoint=ended,
             language=self.language or "",
             stream_time=self.stream_time,
+            ends=kept,
         )
 
     def _cut(self, samples: int) -> None:
@@ -111,14 +123,49 @@ class OnlineTranscriber:
         if not speech:
             # Nothing said in the window: what was tentative stands; keep a short tail in
             # case a word is just starting.
-            committed = self.hypothesis.complete()
+            rest = self.hypothesis.complete()
             self._cut(len(self.window) - int(policy.lead_silence_s * SR))
-            return self._update(committed, endpoint=True)
+            return self._update(rest, endpoint=True)
         lead = speech[0][0] - int(policy.lead_silence_s * SR)
         if lead > 0:
             self._cut(lead)
             speech = [(a - lead, b - lead) for a, b in speech]
-        words, language = self.decode(self.window, self._prompt(), self.language)
+        committed: list[Word] = []
+        ends: list[int] = []
+        # Pauses inside the window (it grew by more than a pause since the last decode):
+        # each utterance before one is decoded on its own and committed whole.
+        pause = int(policy.endpoint_silence_s * SR)
+        while len(speech) > 1:
+            gap = next(
+                (i for i in range(len(speech) - 1) if speech[i + 1][0] - speech[i][1] >= pause),
+                None,
+            )
+            if gap is None:
+                break
+            committed += self._decode(self.window[: speech[gap][1]])
+            committed += self.hypothesis.complete()
+            ends.append(len(committed))
+            cut = speech[gap + 1][0] - int(policy.lead_silence_s * SR)
+            self._cut(cut)
+            speech = [(a - cut, b - cut) for a, b in speech[gap + 1 :]]
+        committed += self._decode(self.window)
+        speech_end = speech[-1][1]
+        paused = (len(self.window) - speech_end) / SR >= policy.endpoint_silence_s
+        if final or paused:
+            committed += self.hypothesis.complete()
+            self._cut(speech_end)
+            return self._update(committed, endpoint=True, ends=ends)
+        if len(self.window) / SR > policy.max_window_s:
+            cut_at = self.hypothesis.last_end - self.offset
+            if cut_at <= 0:  # nothing agreed on in a whole window: take the decode as it is
+                committed += self.hypothesis.complete()
+                cut_at = self.hypothesis.last_end - self.offset
+            self._cut(int(max(cut_at, 0.0) * SR))
+        return self._update(committed, endpoint=False, ends=ends)
+
+    def _decode(self, audio: np.ndarray) -> list[Word]:
+        """Decode ``audio`` (the window's start) and commit what agrees with the last decode."""
+        words, language = self.decode(audio, self._prompt(), self.language)
         self.language = self.language or language
         timed = [
             Word(
@@ -130,17 +177,4 @@ class OnlineTranscriber:
             for w in words
         ]
         self.hypothesis.insert(timed)
-        committed = self.hypothesis.flush()
-        speech_end = speech[-1][1]
-        paused = (len(self.window) - speech_end) / SR >= policy.endpoint_silence_s
-        if final or paused:
-            committed += self.hypothesis.complete()
-            self._cut(speech_end)
-            return self._update(committed, endpoint=True)
-        if len(self.window) / SR > policy.max_window_s:
-            cut_at = self.hypothesis.last_end - self.offset
-            if cut_at <= 0:  # nothing agreed on in a whole window: take the decode as it is
-                committed += self.hypothesis.complete()
-                cut_at = self.hypothesis.last_end - self.offset
-            self._cut(int(max(cut_at, 0.0) * SR))
-        return self._update(committed, endpoint=False)
+        return self.hypothesis.flush()

@@ -34,6 +34,7 @@ import numpy as np
 from core.analysis import conversation, pii
 from core.analysis.alignment import join_words
 from core.analysis.document import utterance_dict
+from core.analysis.speaker_roles import assign_roles
 from core.categories.rules import Condition, PhraseCondition, matches
 from core.domain import (
     MODEL_SAMPLE_RATE,
@@ -47,7 +48,8 @@ from core.domain import (
 )
 from core.live.audio import LiveFormat, WavRecorder
 from core.live.events import LiveEvent, LiveEventType
-from core.ports import SentimentAnalyzer, StreamingTranscriber, TranscriptStream
+from core.live.speakers import IncrementalSpeakers
+from core.ports import SentimentAnalyzer, StreamingTranscriber, TranscriptStream, VoiceEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ NEGATIVE_STREAK = 3  # consecutive negative customer utterances that raise an al
 # A channel that fell behind (a client streaming faster than real time) catches up in pushes
 # of at most this much audio: a bounded window to decode, and under gRPC's message limit.
 MAX_PUSH_S = 5.0
+# The running metrics (silence now, the call's length) are refreshed, sent and saved this
+# often (call time) between utterances.
+METRICS_EVERY_S = 5.0
+# A mono call keeps this much of its latest audio for the voices of its utterances.
+VOICE_AUDIO_S = 120.0
 
 Emit = Callable[[LiveEvent], Awaitable[None]]
 
@@ -112,6 +119,7 @@ class LiveSession:
         emit: Emit,
         save: Callable[[dict[str, Any], float], Awaitable[None]],
         actor: str | None = None,
+        voices: VoiceEmbedder | None = None,
     ) -> None:
         self.live_id = live_id
         self.actor = actor  # who streams it: the stored call's created_by
@@ -135,6 +143,7 @@ class LiveSession:
         self.seq = 0
         self.fired: set[str] = set()
         self._streak = 0
+        self._metrics_at = 0.0  # call time of the last metrics event
         self._offset = 0.0  # stream time at which this connection's audio starts (resume)
         self._lock = asyncio.Lock()  # finals, alerts and snapshots of both channels, in turn
         self._failed: BaseException | None = None
@@ -144,6 +153,13 @@ class LiveSession:
         else:
             roles = [Role.UNKNOWN]
         self.channels = [_Channel(c, f"S{c + 1}", roles[c]) for c in range(fmt.channels)]
+        # A mono call: speaker turns from voice embeddings clustered as they come, roles
+        # from what each speaker says (both may change as the call goes on).
+        self.voices = voices if fmt.channels == 1 else None
+        self.clusters = IncrementalSpeakers() if self.voices is not None else None
+        self.roles: dict[str, Role] = {}
+        self._audio: list[np.ndarray] = []
+        self._audio_start = 0  # sample index of self._audio's first sample
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -167,6 +183,8 @@ class LiveSession:
             raise self._failed
         samples = self.format.decode(data)  # a malformed frame raises before it is kept
         await asyncio.to_thread(self.recorder.write, data)
+        if self.clusters is not None:
+            self._keep_audio(samples[0])
         for channel in self.channels:
             channel.pending.append(samples[channel.index])
             channel.ready.set()
@@ -225,15 +243,24 @@ class LiveSession:
             changed = bool(committed) or [w.text for w in tentative] != [
                 w.text for w in channel.tentative
             ]
-            channel.words.extend(committed)
             channel.tentative = tentative
             found: list[pii.Redaction] = []
-            if update.endpoint and channel.words:
-                words, channel.words = channel.words, []
-                found = await self._final(channel, words)
-            elif changed and (channel.words or channel.tentative):
+            ends = [*update.ends, len(committed)] if update.endpoint else list(update.ends)
+            done = 0
+            for end in ends:  # the utterances that ended in this update, in order
+                channel.words.extend(committed[done:end])
+                done = end
+                if channel.words:
+                    words, channel.words = channel.words, []
+                    found += await self._final(channel, words)
+            channel.words.extend(committed[done:])
+            if not update.endpoint and changed and (channel.words or channel.tentative):
                 await self._partial(channel)
             await self._judge(found)
+            if self.now - self._metrics_at >= METRICS_EVERY_S:
+                self._update_metrics()
+                await self._publish(LiveEventType.METRICS, {"metrics": self.metrics})
+                await self._save(self.snapshot(), self.received_s)
 
     async def _partial(self, channel: _Channel) -> None:
         words = channel.words + channel.tentative
@@ -241,7 +268,8 @@ class LiveSession:
             LiveEventType.PARTIAL,
             {
                 "channel": channel.index,
-                "speaker": channel.speaker,
+                # A mono call's speaker is known once the utterance ends (by its voice).
+                "speaker": "" if self.clusters is not None else channel.speaker,
                 "role": channel.role.value,
                 "start": words[0].start,
                 "end": words[-1].end,
@@ -269,6 +297,8 @@ class LiveSession:
             words=words,
             role=channel.role,
         )
+        if self.clusters is not None:
+            await self._place(utterance)
         # PII: found on a copy; the utterance itself is redacted when the call asked for it.
         probe = copy.deepcopy(utterance)
         found = pii.PiiRedactor().redact([probe])
@@ -295,7 +325,40 @@ class LiveSession:
                     )
             else:
                 self._streak = 0
+        self._metrics_at = 0.0  # call time of the last metrics event
         return found
+
+    # ------------------------------------------------------------------ mono speakers
+    def _keep_audio(self, samples: np.ndarray) -> None:
+        self._audio.append(samples)
+        keep = int(VOICE_AUDIO_S * MODEL_SAMPLE_RATE)
+        held = sum(len(a) for a in self._audio)
+        while self._audio and held - len(self._audio[0]) >= keep:
+            held -= len(self._audio[0])
+            self._audio_start += len(self._audio.pop(0))
+
+    def _stretch(self, start: float, end: float) -> np.ndarray:
+        held = np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
+        first = max(0, int(start * MODEL_SAMPLE_RATE) - self._audio_start)
+        last = max(0, int(end * MODEL_SAMPLE_RATE) - self._audio_start)
+        return held[first:last]
+
+    async def _place(self, utterance: Utterance) -> None:
+        """A mono call's utterance: its speaker by voice, then every speaker's role again."""
+        assert self.clusters is not None and self.voices is not None
+        vector = None
+        if utterance.end - utterance.start >= self.clusters.min_s:
+            stretch = self._stretch(utterance.start, utterance.end)
+            if len(stretch) >= int(self.clusters.min_s * MODEL_SAMPLE_RATE):
+                try:
+                    vector = (await self.voices.embed_voices([stretch]))[0]
+                except Exception:  # no voice: the speaker by turn-taking instead
+                    log.exception("live %s: voice embedding failed", self.live_id)
+        utterance.speaker = self.clusters.assign(vector)
+        everyone = [*self.utterances, utterance]
+        self.roles = assign_roles(everyone, self.clusters.speakers, channel_of=None)
+        for u in everyone:
+            u.role = self.roles.get(u.speaker, Role.UNKNOWN)
 
     # ------------------------------------------------------------------ judging
     @property
@@ -304,6 +367,13 @@ class LiveSession:
         return min((c.heard_until for c in self.channels), default=0.0)
 
     def _speakers(self) -> list[Speaker]:
+        if self.clusters is not None:
+            said = {u.speaker for u in self.utterances}
+            return [
+                Speaker(id=s, role=self.roles.get(s, Role.UNKNOWN))
+                for s in self.clusters.speakers
+                if s in said
+            ]
         return [
             Speaker(id=c.speaker, role=c.role, channel=c.index if len(self.channels) > 1 else None)
             for c in self.channels
@@ -313,6 +383,7 @@ class LiveSession:
         speakers = self._speakers()
         ordered = sorted(self.utterances, key=lambda u: u.start)
         computed = conversation.compute(ordered, speakers, self.now)
+        self._metrics_at = self.now
         last_speech = max((u.end for u in self.utterances), default=0.0)
         self.metrics = {
             **asdict(computed),

@@ -20,8 +20,8 @@ from core.live.online import OnlinePolicy, OnlineTranscriber
 from services.asr.local import FasterWhisperTranscriber
 
 # Silence inside speech shorter than this does not split it (the endpoint needs more).
-VAD_MIN_SILENCE_MS = 300
-VAD_PAD_MS = 100
+VAD_MIN_SILENCE_MS = 250
+VAD_PAD_MS = 50
 
 
 def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:

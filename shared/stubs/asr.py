@@ -87,6 +87,7 @@ def update_to_proto(update: StreamUpdate) -> asr_pb2.StreamResponse:
         endpoint=update.endpoint,
         language=update.language,
         stream_time=update.stream_time,
+        ends=update.ends,
     )
 
 
@@ -97,6 +98,7 @@ def update_from_proto(message: asr_pb2.StreamResponse) -> StreamUpdate:
         endpoint=message.endpoint,
         language=message.language,
         stream_time=message.stream_time,
+        ends=list(message.ends),
     )
 
 

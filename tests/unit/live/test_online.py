@@ -15,19 +15,21 @@ class Scripted:
     def __init__(self, script: list[Word]) -> None:
         self.script = script
         self.prompts: list[str] = []
-        self.offset = 0.0  # set by the test to the transcriber's offset before each decode
+        self.online: OnlineTranscriber | None = None  # whose window it decodes
         self.calls = 0
 
     def __call__(self, audio: np.ndarray, prompt: str, language: str | None):
         self.calls += 1
         self.prompts.append(prompt)
-        start, end = self.offset, self.offset + len(audio) / SR
+        assert self.online is not None
+        start = self.online.offset
+        end = start + len(audio) / SR
         heard = [
             Word(w.text, w.start - start, w.end - start)
             for w in self.script
-            if w.start >= start - 0.05 and w.end <= end
+            if w.start >= start - 0.05 and w.end <= end + 0.01
         ]
-        speaking = [w for w in self.script if w.start < end < w.end]
+        speaking = [w for w in self.script if w.start < end < w.end - 0.01]
         if speaking:
             heard.append(
                 Word(f"{speaking[0].text}-{self.calls}", speaking[0].start - start, end - start)
@@ -56,9 +58,7 @@ def run(online: OnlineTranscriber, decoder: Scripted, audio: np.ndarray, step_s:
     updates = []
     step = int(step_s * SR)
     for i in range(0, len(audio), step):
-        decoder.offset = online.offset
         updates.append(online.push(audio[i : i + step]))
-    decoder.offset = online.offset
     updates.append(online.finish())
     return updates
 
@@ -78,6 +78,7 @@ SCRIPT = [
 def make(script=SCRIPT, **policy):
     decoder = Scripted(script)
     online = OnlineTranscriber(decoder, speech, OnlinePolicy(**policy))
+    decoder.online = online
     return decoder, online
 
 
@@ -126,3 +127,11 @@ def test_a_window_without_a_pause_is_cut_after_its_committed_words():
     assert online.offset > 10.0  # the window moved on
     committed = [w.text for u in updates for w in u.committed]
     assert committed == [w.text for w in script]
+
+
+def test_utterances_that_ended_inside_one_big_push_end_apart():
+    _, online = make()
+    update = online.push(audio_of(SCRIPT, 7.0))  # audio faster than it is decoded
+    assert [w.text for w in update.committed] == [w.text for w in SCRIPT]
+    assert update.ends == [4]  # "thank you for calling" | "how can I help"
+    assert update.endpoint  # and the second ended too: 1.6 s of silence after "help"

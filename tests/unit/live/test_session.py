@@ -135,3 +135,77 @@ def test_metrics_run_with_the_call_and_the_snapshot_holds_finals_and_alerts(tmp_
     assert snapshot["seq"] <= events[-1].seq
     assert len(snapshot["utterances"]) == len(of(events, LiveEventType.FINAL))
     assert {a["kind"] for a in snapshot["alerts"]} == {"category", "negative_streak", "pii"}
+
+
+class ToneVoices:
+    """Voice embeddings by loudness: the test's two 'voices' are two amplitudes."""
+
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def info(self):  # type: ignore[no-untyped-def]
+        from core.domain import StageInfo
+
+        return StageInfo("local", "tone-voices", "none")
+
+    async def load(self) -> None:
+        return None
+
+    async def embed_voices(self, stretches):  # type: ignore[no-untyped-def]
+        self.embedded += len(stretches)
+        return np.array(
+            [[1.0, 0.0] if np.abs(s).mean() < 0.2 else [0.0, 1.0] for s in stretches],
+            dtype=np.float32,
+        )
+
+
+def test_a_mono_call_gets_speakers_by_voice_and_roles_by_what_they_say(tmp_path):
+    agent = words_of("thank you for calling how can I help", 0.2)
+    customer = words_of("my card was charged twice I want a refund", 5.0)
+    fmt = LiveFormat("pcm16", 16000, 1)
+    samples = np.zeros(9 * 16000, dtype=np.float32)
+    for words, level in ((agent, 0.1), (customer, 0.4)):
+        samples[int(words[0].start * 16000) : int(words[-1].end * 16000)] = level
+    pcm = (samples * 32767).astype("<i2").tobytes()
+    events: list[LiveEvent] = []
+
+    async def emit(event: LiveEvent) -> None:
+        events.append(event)
+
+    async def save(snapshot, seconds) -> None:
+        return None
+
+    async def run() -> LiveSession:
+        voices = ToneVoices()
+        session = LiveSession(
+            "mono",
+            fmt,
+            LiveOptions(),
+            WavRecorder(tmp_path / "mono.wav", fmt),
+            transcriber=FakeStreamingTranscriber([agent + customer]),
+            sentiment=FakeSentimentAnalyzer(),
+            categories=(),
+            emit=emit,
+            save=save,
+            voices=voices,
+        )
+        await session.start()
+        for at in range(0, len(pcm), 3200):
+            await session.feed(pcm[at : at + 3200])
+            await asyncio.sleep(0)
+        await session.stop()
+        session.recorder.close()
+        assert voices.embedded == 2
+        return session
+
+    session = asyncio.run(run())
+    finals = [e.data["utterance"] for e in of(events, LiveEventType.FINAL)]
+    assert [(u["speaker"], u["text"]) for u in finals] == [
+        ("S1", "thank you for calling how can I help"),
+        ("S2", "my card was charged twice I want a refund"),
+    ]
+    assert [u.role.value for u in session.utterances] == ["agent", "customer"]
+    assert {s["id"]: s["role"] for s in session.metrics["speakers"]} == {
+        "S1": "agent",
+        "S2": "customer",
+    }

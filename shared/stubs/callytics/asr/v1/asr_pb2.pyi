@@ -74,15 +74,17 @@ class StreamRequest(_message.Message):
     def __init__(self, options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., pcm: _Optional[bytes] = ..., finish: _Optional[_Union[StreamFinish, _Mapping]] = ...) -> None: ...
 
 class StreamResponse(_message.Message):
-    __slots__ = ("committed", "tentative", "endpoint", "language", "stream_time")
+    __slots__ = ("committed", "tentative", "endpoint", "language", "stream_time", "ends")
     COMMITTED_FIELD_NUMBER: _ClassVar[int]
     TENTATIVE_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     STREAM_TIME_FIELD_NUMBER: _ClassVar[int]
+    ENDS_FIELD_NUMBER: _ClassVar[int]
     committed: _containers.RepeatedCompositeFieldContainer[Word]
     tentative: _containers.RepeatedCompositeFieldContainer[Word]
     endpoint: bool
     language: str
     stream_time: float
-    def __init__(self, committed: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., tentative: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., endpoint: _Optional[bool] = ..., language: _Optional[str] = ..., stream_time: _Optional[float] = ...) -> None: ...
+    ends: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, committed: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., tentative: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., endpoint: _Optional[bool] = ..., language: _Optional[str] = ..., stream_time: _Optional[float] = ..., ends: _Optional[_Iterable[int]] = ...) -> None: ...
