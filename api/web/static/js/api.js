@@ -116,6 +116,43 @@ export function postForm(path, form, onProgress) {
   });
 }
 
+/**
+ * A GraphQL query over HTTP (POST /graphql): its ``data``, or an ApiError carrying the first
+ * error's message, code and hint (a 401 asks for credentials, as REST's does).
+ */
+export async function graphql(query, variables = {}) {
+  let response;
+  try {
+    response = await fetch('/graphql', {
+      method: 'POST',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...authHeaders() },
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The request did not reach the server.', 'Check that Callytics is running.');
+  }
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: a proxy's page, say
+  }
+  const first = body.errors?.[0];
+  if (!response.ok || first) {
+    const error = new ApiError(
+      response.status,
+      first?.extensions?.code || `http_${response.status}`,
+      first?.message || `The server answered ${response.status} ${response.statusText}.`,
+      first?.extensions?.hint || '',
+    );
+    if (response.status === 401) {
+      window.dispatchEvent(new CustomEvent('callytics:credentials-needed', { detail: error }));
+    }
+    throw error;
+  }
+  return body.data;
+}
+
 const PROGRESS = `subscription Progress($jobId: ID!) {
   jobProgress(jobId: $jobId) { seq stage progress status message }
 }`;

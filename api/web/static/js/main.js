@@ -1,16 +1,20 @@
-// The page's router: #/calls, #/calls/<id>?u=<utterance>, #/upload, #/search?q=.
+// The page's router: #/calls, #/calls/<id>?u=<utterance>, #/live, #/live/<id>, #/upload,
+// #/search?q=, #/insights.
 // Each view renders into <main> and may return a function that tears it down.
 
 import { credentials, setCredentials } from './api.js';
 import { showCall } from './call.js';
 import { showCalls, showSearch } from './calls.js';
 import { showInsights } from './insights.js';
+import { showLiveCall, showLiveCalls } from './live.js';
 import { showUpload } from './upload.js';
 import { errorBox } from './util.js';
 
 const routes = [
   [/^\/calls\/([A-Za-z0-9-]+)$/, 'calls', showCall],
   [/^\/calls$/, 'calls', showCalls],
+  [/^\/live\/([A-Za-z0-9-]+)$/, 'live', showLiveCall],
+  [/^\/live$/, 'live', showLiveCalls],
   [/^\/upload$/, 'upload', showUpload],
   [/^\/search$/, 'search', showSearch],
   [/^\/insights$/, 'insights', showInsights],
