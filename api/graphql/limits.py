@@ -28,11 +28,12 @@ from strawberry.extensions import SchemaExtension
 
 from core.calls.catalog import MAX_PAGE
 from core.calls.search import MAX_K
+from core.errors import RateLimitedError
 
 MAX_DEPTH = 10  # the schema has no cycles today; this guards any that come
 MAX_ALIASES = 20  # each alias of `calls` can load up to 100 documents
 MAX_COST = 50_000
-MAX_SUBSCRIPTIONS = 10  # jobProgress streams open at once on one WebSocket
+MAX_SUBSCRIPTIONS = 10  # subscriptions (jobProgress, liveCall) open at once on one WebSocket
 # The operation's size with every fragment spread replaced by the fragment: checked first,
 # in time linear in the query text, so that no later rule (depth, cost, graphql-core's own)
 # ever walks an exponential expansion (fragments that each spread the previous one twice).
@@ -192,3 +193,13 @@ def _size_error(document: DocumentNode) -> GraphQLError | None:
             "hint": "Select the fields you need directly; spread each fragment once.",
         },
     )
+
+
+def take_subscription(context: Any) -> None:
+    """Count one more subscription on this connection (a GraphQLContext), or refuse it."""
+    if context.subscriptions >= MAX_SUBSCRIPTIONS:
+        raise RateLimitedError(
+            f"This connection already has {MAX_SUBSCRIPTIONS} subscriptions open.",
+            "Complete one first, or open another connection.",
+        )
+    context.subscriptions += 1

@@ -15,11 +15,11 @@ from strawberry.scalars import JSON
 
 from api.graphql.calls import Utterance
 from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
-from api.graphql.derived import from_model
+from api.graphql.derived import derived_type, from_model
 from api.graphql.enums import LiveEventType, Role
-from api.graphql.limits import MAX_SUBSCRIPTIONS
+from api.graphql.limits import take_subscription
 from core.analysis import schema
-from core.errors import RateLimitedError
+from core.live import views
 from core.live.events import LiveEvent as DomainLiveEvent
 from core.live.manager import LiveCallInfo, follow_live
 
@@ -30,27 +30,11 @@ def _utterance(data: dict[str, Any]) -> Utterance:
     return from_model(Utterance, schema.Utterance.model_validate(data))
 
 
-@strawberry.type(
-    description="Something to look at now: a category matched, a negative streak, PII."
+@derived_type(
+    views.LiveAlert, "Something to look at now: a category matched, a negative streak, PII."
 )
 class LiveAlert:
-    kind: str = strawberry.field(description="`category`, `negative_streak` or `pii`.")
-    message: str
-    at_s: float = strawberry.field(description="How far into the call it was raised (seconds).")
-    category: str | None = None
-    pii_type: str | None = None
-    utterance: int | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LiveAlert:
-        return cls(
-            kind=str(d.get("kind", "")),
-            message=str(d.get("message", "")),
-            at_s=float(d.get("at_s") or 0.0),
-            category=d.get("category"),
-            pii_type=d.get("pii_type"),
-            utterance=d.get("utterance"),
-        )
+    pass
 
 
 @strawberry.type(description="An utterance still being spoken: committed words, then a guess.")
@@ -99,7 +83,11 @@ class LiveEvent:
             at=e.at,
             partial=partial,
             utterance=_utterance(d["utterance"]) if "utterance" in d else None,
-            alert=LiveAlert.from_dict(d["alert"]) if "alert" in d else None,
+            alert=(
+                from_model(LiveAlert, views.LiveAlert.model_validate(d["alert"]))
+                if "alert" in d
+                else None
+            ),
             metrics=JSON(d["metrics"]) if "metrics" in d else None,
             job_id=strawberry.ID(d["job_id"]) if d.get("job_id") else None,
             call_id=strawberry.ID(d["call_id"]) if d.get("call_id") else None,
@@ -107,44 +95,16 @@ class LiveEvent:
         )
 
 
-@strawberry.type(description="A call streamed in while it runs (`/v1/live`).")
+@derived_type(views.LiveCall, "A call streamed in while it runs (`/v1/live`).")
 class LiveCall:
     id: strawberry.ID
-    status: str = strawberry.field(description="`live`, `dropped` (may resume) or `ended`.")
-    encoding: str
-    sample_rate: int
-    channels: int
-    agent: str | None
-    created_at: datetime
-    ended_at: datetime | None
-    duration_s: float = strawberry.field(description="Audio received so far (seconds).")
-    language: str | None
-    utterances: list[Utterance] = strawberry.field(description="The final utterances so far.")
-    alerts: list[LiveAlert]
     metrics: JSON | None
-    job_id: strawberry.ID | None = strawberry.field(description="After hang-up: its job.")
-    call_id: strawberry.ID | None = strawberry.field(description="After hang-up: its call.")
+    job_id: strawberry.ID | None
+    call_id: strawberry.ID | None
 
-    @classmethod
-    def from_info(cls, i: LiveCallInfo) -> LiveCall:
-        snapshot = i.snapshot
-        return cls(
-            id=strawberry.ID(i.id),
-            status=i.status,
-            encoding=i.encoding,
-            sample_rate=i.sample_rate,
-            channels=i.channels,
-            agent=i.agent,
-            created_at=i.created_at,
-            ended_at=i.ended_at,
-            duration_s=i.duration_s,
-            language=snapshot.get("language") or None,
-            utterances=[_utterance(u) for u in snapshot.get("utterances") or []],
-            alerts=[LiveAlert.from_dict(a) for a in snapshot.get("alerts") or []],
-            metrics=JSON(snapshot["metrics"]) if snapshot.get("metrics") else None,
-            job_id=strawberry.ID(i.job_id) if i.job_id else None,
-            call_id=strawberry.ID(i.call_id) if i.call_id else None,
-        )
+
+def live_call_of(info: LiveCallInfo) -> LiveCall:
+    return from_model(LiveCall, views.live_call(info))
 
 
 async def live_calls(info: Info, include_ended: bool = False, first: int = 50) -> list[LiveCall]:
@@ -153,7 +113,7 @@ async def live_calls(info: Info, include_ended: bool = False, first: int = 50) -
     found = await asyncio.to_thread(
         live.list_calls, open_only=not include_ended, limit=max(1, min(first, 100))
     )
-    return [LiveCall.from_info(i) for i in found]
+    return [live_call_of(i) for i in found]
 
 
 async def live_call(info: Info, id: strawberry.ID) -> LiveCall | None:
@@ -164,7 +124,7 @@ async def live_call(info: Info, id: strawberry.ID) -> LiveCall | None:
         found = await asyncio.to_thread(runtime_of(info).live.get, str(id))
     except NotFoundError:
         return None
-    return LiveCall.from_info(found)
+    return live_call_of(found)
 
 
 async def _follow(
@@ -185,10 +145,5 @@ async def subscribe_live_call(info: Info, id: strawberry.ID) -> AsyncGenerator[L
     live = runtime_of(info).live
     await asyncio.to_thread(live.get, str(id))  # an unknown live call is the operation's error
     context = info.context
-    if context.subscriptions >= MAX_SUBSCRIPTIONS:
-        raise RateLimitedError(
-            f"This connection already has {MAX_SUBSCRIPTIONS} subscriptions open.",
-            "Complete one first, or open another connection.",
-        )
-    context.subscriptions += 1
+    take_subscription(context)
     return _follow(info, str(id), context)

@@ -17,11 +17,10 @@ from typing import cast
 import strawberry
 
 from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
-from api.graphql.limits import MAX_SUBSCRIPTIONS
+from api.graphql.limits import MAX_SUBSCRIPTIONS, take_subscription
 from api.graphql.live import LiveEvent, subscribe_live_call
 from api.graphql.types import JobEvent
 from api.runtime import Runtime
-from core.errors import RateLimitedError
 from core.jobs.events import JobEvent as DomainJobEvent
 from core.jobs.events import watch_job
 
@@ -65,12 +64,7 @@ class Subscription:
         # Checked before the stream starts, so an unknown job is the operation's error.
         await asyncio.to_thread(runtime.catalog.job, job_id)
         context = info.context
-        if context.subscriptions >= MAX_SUBSCRIPTIONS:
-            raise RateLimitedError(
-                f"This connection already has {MAX_SUBSCRIPTIONS} subscriptions open.",
-                "Complete one first, or open another connection.",
-            )
-        context.subscriptions += 1
+        take_subscription(context)
         return follow(runtime, job_id, context)
 
     live_call: AsyncGenerator[LiveEvent, None] = strawberry.subscription(

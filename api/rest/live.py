@@ -6,62 +6,16 @@ Streaming a call in is the WebSocket at the same path (api/live.py, docs/live.md
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import error_responses
-from core.live.manager import LiveCallInfo
+from core.live.views import LiveCall, live_call
 
 router = APIRouter(prefix="/live", tags=["live"])
-
-
-class LiveCall(BaseModel):
-    id: str
-    status: Literal["live", "dropped", "ended"] = Field(
-        description="`dropped`: the client went away; it may resume within LIVE_RESUME_S."
-    )
-    encoding: str
-    sample_rate: int
-    channels: int
-    agent: str | None
-    created_at: datetime
-    ended_at: datetime | None
-    duration_s: float = Field(description="Audio received so far (seconds).")
-    language: str | None
-    utterances: list[dict[str, Any]] = Field(
-        description="The final utterances so far (the result document's utterance shape)."
-    )
-    alerts: list[dict[str, Any]] = Field(description="`kind`, `message`, `at_s`, details.")
-    metrics: dict[str, Any] | None = Field(description="The running conversation figures.")
-    job_id: str | None = Field(description="After hang-up: the post-call analysis job.")
-    call_id: str | None = Field(description="After hang-up: the stored call.")
-    error: str | None = Field(default=None, description="Why the recording was not analysed.")
-
-    @classmethod
-    def of(cls, info: LiveCallInfo, *, full: bool = True) -> LiveCall:
-        snapshot = info.snapshot
-        return cls(
-            id=info.id,
-            status=info.status,  # type: ignore[arg-type]
-            encoding=info.encoding,
-            sample_rate=info.sample_rate,
-            channels=info.channels,
-            agent=info.agent,
-            created_at=info.created_at,
-            ended_at=info.ended_at,
-            duration_s=info.duration_s,
-            language=snapshot.get("language") or None,
-            utterances=list(snapshot.get("utterances") or []) if full else [],
-            alerts=list(snapshot.get("alerts") or []),
-            metrics=snapshot.get("metrics") or None,
-            job_id=info.job_id,
-            call_id=info.call_id,
-            error=snapshot.get("error"),
-        )
 
 
 class LiveCallList(BaseModel):
@@ -81,7 +35,7 @@ async def list_live_calls(
     found = await asyncio.to_thread(
         runtime.live.list_calls, open_only=not include_ended, limit=limit
     )
-    return LiveCallList(live_calls=[LiveCall.of(i, full=False) for i in found])
+    return LiveCallList(live_calls=[live_call(i, utterances=False) for i in found])
 
 
 @router.get(
@@ -90,4 +44,4 @@ async def list_live_calls(
     responses=error_responses(404),
 )
 async def get_live_call(runtime: RuntimeDep, live_id: str) -> LiveCall:
-    return LiveCall.of(await asyncio.to_thread(runtime.live.get, live_id))
+    return live_call(await asyncio.to_thread(runtime.live.get, live_id))
