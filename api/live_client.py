@@ -67,7 +67,7 @@ def load_recording(path: Path) -> Recording:
     try:
         samples, rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:
-        raise InvalidInputError(f"{path} is not a recording this can read: {exc}.") from exc
+        raise InvalidInputError(f"{path} is not a recording this can read ({exc}).") from exc
     samples = samples[:, :2]
     if rate != MODEL_RATE:
         n = int(len(samples) * MODEL_RATE / rate)
