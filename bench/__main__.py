@@ -16,6 +16,8 @@
                    their bounds (bench/spread.py)
     llm            the analysis by field, rules against the local model, on the held-out
                    evaluation set (bench/llm.py)
+    live           live calls over /v1/live: word latency, concurrent calls, live vs
+                   post-call WER, alert latency (bench/live.py)
 
 Each prints markdown tables for bench/RESULTS.md; ``--help`` after a name gives its options.
 """
@@ -36,6 +38,7 @@ COMMANDS = (
     "pii",
     "spread",
     "llm",
+    "live",
 )
 
 
