@@ -19,6 +19,9 @@ from services.device import resolve_device
 
 log = logging.getLogger(__name__)
 
+# A live window is at most ~16 s of speech (about 60 tokens): more is a decode running away.
+LIVE_MAX_TOKENS = 128
+
 
 class FasterWhisperTranscriber:
     """Whisper through CTranslate2. Loads lazily under a lock; decodes off the event loop."""
@@ -119,6 +122,11 @@ class FasterWhisperTranscriber:
                     vad_filter=False,
                     condition_on_previous_text=False,
                     initial_prompt=prompt or None,
+                    # One greedy pass: the temperature fallback re-decodes a poor short window
+                    # up to five times (8-22 s on 2 cores, under the model's lock, measured
+                    # by bench/live.py), and the next window decodes it again anyway.
+                    temperature=0.0,
+                    max_new_tokens=LIVE_MAX_TOKENS,
                 )
                 words = [
                     Word(
