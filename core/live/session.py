@@ -144,6 +144,7 @@ class LiveSession:
         self.fired: set[str] = set()
         self._streak = 0
         self._metrics_at = 0.0  # call time of the last metrics event
+        self._unsaved = False  # finals or alerts not in the saved snapshot yet
         self._offset = 0.0  # stream time at which this connection's audio starts (resume)
         self._lock = asyncio.Lock()  # finals, alerts and snapshots of both channels, in turn
         self._failed: BaseException | None = None
@@ -260,6 +261,9 @@ class LiveSession:
             if self.now - self._metrics_at >= METRICS_EVERY_S:
                 self._update_metrics()
                 await self._publish(LiveEventType.METRICS, {"metrics": self.metrics})
+                self._unsaved = True
+            if self._unsaved:  # once per update, whatever it ended, alerted or refreshed
+                self._unsaved = False
                 await self._save(self.snapshot(), self.received_s)
 
     async def _partial(self, channel: _Channel) -> None:
@@ -325,7 +329,6 @@ class LiveSession:
                     )
             else:
                 self._streak = 0
-        self._metrics_at = 0.0  # call time of the last metrics event
         return found
 
     # ------------------------------------------------------------------ mono speakers
@@ -479,7 +482,7 @@ class LiveSession:
         except Exception as exc:  # the bus (Redis) is down: the row still has the finals
             log.warning("live %s: could not publish %s (%s)", self.live_id, kind, exc)
         if kind in (LiveEventType.FINAL, LiveEventType.ALERT):
-            await self._save(self.snapshot(), self.received_s)
+            self._unsaved = True  # the snapshot keeps these: saved at the end of the update
         return event
 
     async def publish(self, kind: LiveEventType, data: dict[str, Any]) -> LiveEvent:
