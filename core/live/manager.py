@@ -26,8 +26,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,23 @@ def _info(row: LiveCallRow) -> LiveCallInfo:
 
 
 Enqueue = Callable[[str], Awaitable[None]]
+
+
+def started_data(fmt: LiveFormat, agent: str | None) -> dict[str, Any]:
+    """The ``started`` event's payload (sent live, and replayed from the row)."""
+    return {
+        "encoding": fmt.encoding,
+        "sample_rate": fmt.sample_rate,
+        "channels": fmt.channels,
+        "agent": agent,
+    }
+
+
+def ended_data(
+    job_id: str | None, call_id: str | None, duration_s: float, error: str | None
+) -> dict[str, Any]:
+    """The ``ended`` event's payload (sent live, and replayed from the row)."""
+    return {"job_id": job_id, "call_id": call_id, "duration_s": duration_s, "error": error}
 
 
 class LiveManager:
@@ -218,13 +236,7 @@ class LiveManager:
             await self._hang_up(session)
             raise
         await session.publish(
-            LiveEventType.STARTED,
-            {
-                "encoding": start.format.encoding,
-                "sample_rate": start.format.sample_rate,
-                "channels": start.format.channels,
-                "agent": start.options.agent,
-            },
+            LiveEventType.STARTED, started_data(start.format, start.options.agent)
         )
         return session, False
 
@@ -327,19 +339,12 @@ class LiveManager:
         finally:
             session.recorder.close()
             self.sessions.pop(live_id, None)
-        job_id = call_id = None
-        error = None
+        job_id = call_id = error = None
+        duration_s = round(session.received_s, 3)
         if session.recorder.data_bytes:
-            try:
-                job_id, call_id = await self._submit(
-                    Path(session.recorder.path),
-                    session.options,
-                    session.format,
-                    actor=session.actor,
-                )
-            except CallyticsError as exc:  # too short to be audio, disk full: kept, said
-                error = str(exc)
-                log.warning("live %s: the recording was not submitted: %s", live_id, error)
+            job_id, call_id, error = await self._analyse(
+                session.recorder.path, session.options, session.format, session.actor
+            )
         else:
             session.recorder.path.unlink(missing_ok=True)
         await asyncio.to_thread(
@@ -348,40 +353,39 @@ class LiveManager:
             status="ended",
             job_id=job_id,
             call_id=call_id,
-            duration_s=round(session.received_s, 3),
+            duration_s=duration_s,
             snapshot={**session.snapshot(), "error": error},
         )
-        await session.publish(
-            LiveEventType.ENDED,
-            {
-                "job_id": job_id,
-                "call_id": call_id,
-                "duration_s": round(session.received_s, 3),
-                "error": error,
-            },
-        )
+        await session.publish(LiveEventType.ENDED, ended_data(job_id, call_id, duration_s, error))
         return await asyncio.to_thread(self.get, live_id)
 
-    async def _submit(
-        self, path: Path, options: LiveOptions, fmt: LiveFormat, *, actor: str | None
-    ) -> tuple[str, str]:
+    async def _analyse(
+        self, path: Path, options: LiveOptions, fmt: LiveFormat, actor: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """Submit the recording as an ordinary job: (job id, call id, None), or (None,
+        None, why not) when it cannot be (too short to be audio, the disk full); the
+        recording is then kept where it is."""
         analysis = AnalysisOptions(
             language=options.language,
             redact_pii=options.redact_pii,
             agent_channel=options.agent_channel if fmt.channels == 2 else None,
         )
-        handle, event = await asyncio.to_thread(
-            self.service.submit,
-            path,
-            filename=f"live-{path.stem}.wav",
-            options=analysis,
-            move=True,
-            submitted_by=actor,
-            agent=options.agent,
-        )
+        try:
+            handle, event = await asyncio.to_thread(
+                self.service.submit,
+                path,
+                filename=f"live-{path.stem}.wav",
+                options=analysis,
+                move=True,
+                submitted_by=actor,
+                agent=options.agent,
+            )
+        except CallyticsError as exc:
+            log.warning("live %s: the recording was not submitted: %s", path.stem, exc)
+            return None, None, str(exc)
         await self._publish_job(event)
         await self.enqueue(handle.job_id)
-        return handle.job_id, handle.call_id
+        return handle.job_id, handle.call_id, None
 
     async def _publish_job(self, event: JobEvent) -> None:
         try:
@@ -398,8 +402,7 @@ class LiveManager:
             if info.id in self.sessions:
                 continue
             path = Path(info.audio_path)
-            job_id = call_id = None
-            error = None
+            job_id = call_id = error = None
             options = LiveOptions(
                 language=info.options.get("language"),
                 agent_channel=int(info.options.get("agent_channel") or 0),
@@ -408,10 +411,7 @@ class LiveManager:
             )
             fmt = LiveFormat(info.encoding, info.sample_rate, info.channels)  # type: ignore[arg-type]
             if path.is_file() and path.stat().st_size > 64:
-                try:
-                    job_id, call_id = await self._submit(path, options, fmt, actor=info.created_by)
-                except CallyticsError as exc:
-                    error = str(exc)
+                job_id, call_id, error = await self._analyse(path, options, fmt, info.created_by)
             await asyncio.to_thread(
                 self._update,
                 info.id,
@@ -459,7 +459,7 @@ async def follow_live(
     stored: Callable[[str], LiveCallInfo],
     *,
     recheck_s: float = 2.0,
-) -> Any:
+) -> AsyncGenerator[LiveEvent, None]:
     """A live call's events for a subscriber: what was stored (its finals and alerts, as
     ``final`` and ``alert`` events, and the metrics), then the bus, ending after ``ended``.
     When the bus is quiet for ``recheck_s`` the row is read again, so a call that ended on a
@@ -492,49 +492,21 @@ async def follow_live(
 
 
 def replay(info: LiveCallInfo) -> list[LiveEvent]:
-    """The stored state of a live call as events (seq as stored), ``ended`` last if it has."""
-    from datetime import UTC, datetime
-
+    """The stored state of a live call as events, ``ended`` last if it has. They all carry
+    the snapshot's seq: anything newer follows from the bus."""
     snapshot = info.snapshot
     at = info.created_at or datetime.now(UTC)
     seq = int(snapshot.get("seq") or 0)
-    events = [
-        LiveEvent(
-            info.id,
-            0,
-            LiveEventType.STARTED,
-            at,
-            {
-                "encoding": info.encoding,
-                "sample_rate": info.sample_rate,
-                "channels": info.channels,
-                "agent": info.agent,
-            },
-        )
+    fmt = LiveFormat(info.encoding, info.sample_rate, info.channels)  # type: ignore[arg-type]
+    stored = [
+        (LiveEventType.STARTED, started_data(fmt, info.agent)),
+        *((LiveEventType.FINAL, {"utterance": u}) for u in snapshot.get("utterances") or []),
+        *((LiveEventType.ALERT, {"alert": a}) for a in snapshot.get("alerts") or []),
     ]
-    for utterance in snapshot.get("utterances") or []:
-        events.append(LiveEvent(info.id, 0, LiveEventType.FINAL, at, {"utterance": utterance}))
-    for alert in snapshot.get("alerts") or []:
-        events.append(LiveEvent(info.id, 0, LiveEventType.ALERT, at, {"alert": alert}))
     if snapshot.get("metrics"):
-        events.append(
-            LiveEvent(info.id, 0, LiveEventType.METRICS, at, {"metrics": snapshot["metrics"]})
-        )
-    # The replayed events all carry the snapshot's seq: anything newer follows from the bus.
-    replayed = [LiveEvent(e.live_id, seq, e.type, e.at, e.data) for e in events]
+        stored.append((LiveEventType.METRICS, {"metrics": snapshot["metrics"]}))
+    events = [LiveEvent(info.id, seq, kind, at, data) for kind, data in stored]
     if info.status == "ended":
-        replayed.append(
-            LiveEvent(
-                info.id,
-                seq + 1,
-                LiveEventType.ENDED,
-                info.ended_at or at,
-                {
-                    "job_id": info.job_id,
-                    "call_id": info.call_id,
-                    "duration_s": info.duration_s,
-                    "error": snapshot.get("error"),
-                },
-            )
-        )
-    return replayed
+        ended = ended_data(info.job_id, info.call_id, info.duration_s, snapshot.get("error"))
+        events.append(LiveEvent(info.id, seq + 1, LiveEventType.ENDED, info.ended_at or at, ended))
+    return events
