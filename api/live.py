@@ -164,6 +164,8 @@ async def live(socket: WebSocket) -> None:
     queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
     session.listeners.add(queue)
     forward = asyncio.create_task(_forward(socket, queue))
+    hung_up = False
+    error: CallyticsError | None = None
     try:
         await socket.send_json(
             {
@@ -175,20 +177,15 @@ async def live(socket: WebSocket) -> None:
         )
         hung_up = await _receive(runtime, socket, session)
     except CallyticsError as exc:
-        session.listeners.discard(queue)
-        forward.cancel()
-        await runtime.live.drop(session)
-        await _refuse(socket, exc)
-        return
-    except Exception:
-        session.listeners.discard(queue)
-        forward.cancel()
-        await runtime.live.drop(session)
-        raise
-    if not hung_up:  # the client went away: the call waits for it to resume
-        session.listeners.discard(queue)
-        forward.cancel()
-        await runtime.live.drop(session)
+        error = exc
+    finally:
+        if not hung_up:  # an error, or the client went away: the call waits for a resume
+            session.listeners.discard(queue)
+            forward.cancel()
+            await runtime.live.drop(session)
+    if error is not None:
+        await _refuse(socket, error)
+    if not hung_up:
         return
     await runtime.live.hang_up(session)
     with contextlib.suppress(Exception):
