@@ -10,7 +10,11 @@ message.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -29,6 +33,9 @@ from strawberry.extensions import SchemaExtension
 from core.calls.catalog import MAX_PAGE
 from core.calls.search import MAX_K
 from core.errors import RateLimitedError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_DEPTH = 10  # the schema has no cycles today; this guards any that come
 MAX_ALIASES = 20  # each alias of `calls` can load up to 100 documents
@@ -203,3 +210,19 @@ def take_subscription(context: Any) -> None:
             "Complete one first, or open another connection.",
         )
     context.subscriptions += 1
+
+
+async def counted(
+    context: Any, events: AsyncGenerator[T, None], name: str
+) -> AsyncGenerator[T, None]:
+    """``events`` for one subscription (taken with :func:`take_subscription`), closed when
+    the subscriber leaves, and the connection's count given back at the end."""
+    try:
+        async with aclosing(events):
+            async for event in events:
+                yield event
+    except asyncio.CancelledError:
+        log.debug("%s: the subscriber left", name)
+        raise
+    finally:
+        context.subscriptions -= 1

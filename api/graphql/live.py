@@ -4,7 +4,6 @@ subscription (its events as they happen, from any API process: core/live/events.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
@@ -14,16 +13,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.graphql.calls import Utterance
-from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
+from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.derived import derived_type, from_model
 from api.graphql.enums import LiveEventType, Role
-from api.graphql.limits import take_subscription
+from api.graphql.limits import counted, take_subscription
 from core.analysis import schema
 from core.live import views
 from core.live.events import LiveEvent as DomainLiveEvent
-from core.live.manager import LiveCallInfo, follow_live
-
-log = logging.getLogger(__name__)
+from core.live.manager import LiveCallInfo, LiveManager, follow_live
 
 
 def _utterance(data: dict[str, Any]) -> Utterance:
@@ -127,17 +124,11 @@ async def live_call(info: Info, id: strawberry.ID) -> LiveCall | None:
     return live_call_of(found)
 
 
-async def _follow(
-    info: Info, live_id: str, context: GraphQLContext
-) -> AsyncGenerator[LiveEvent, None]:
-    live = runtime_of(info).live
+async def _follow(live: LiveManager, live_id: str) -> AsyncGenerator[LiveEvent, None]:
     events = follow_live(live_id, live.bus, live.get)
-    try:
-        async with aclosing(events):
-            async for event in events:
-                yield LiveEvent.from_event(event)
-    finally:
-        context.subscriptions -= 1
+    async with aclosing(events):
+        async for event in events:
+            yield LiveEvent.from_event(event)
 
 
 async def subscribe_live_call(info: Info, id: strawberry.ID) -> AsyncGenerator[LiveEvent, None]:
@@ -146,4 +137,4 @@ async def subscribe_live_call(info: Info, id: strawberry.ID) -> AsyncGenerator[L
     await asyncio.to_thread(live.get, str(id))  # an unknown live call is the operation's error
     context = info.context
     take_subscription(context)
-    return _follow(info, str(id), context)
+    return counted(context, _follow(live, str(id)), f"liveCall {id}")

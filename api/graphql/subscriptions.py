@@ -9,41 +9,30 @@ ended before anyone subscribed.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import cast
 
 import strawberry
 
-from api.graphql.context import GraphQLContext, Info, principal_of, runtime_of
-from api.graphql.limits import MAX_SUBSCRIPTIONS, take_subscription
+from api.graphql.context import Info, principal_of, runtime_of
+from api.graphql.limits import MAX_SUBSCRIPTIONS, counted, take_subscription
 from api.graphql.live import LiveEvent, subscribe_live_call
 from api.graphql.types import JobEvent
 from api.runtime import Runtime
 from core.jobs.events import JobEvent as DomainJobEvent
 from core.jobs.events import watch_job
 
-log = logging.getLogger(__name__)
 
-
-async def follow(
-    runtime: Runtime, job_id: str, context: GraphQLContext
-) -> AsyncGenerator[JobEvent, None]:
+async def follow(runtime: Runtime, job_id: str) -> AsyncGenerator[JobEvent, None]:
     service = runtime.service
     events = cast(
         AsyncGenerator[DomainJobEvent, None],
         watch_job(job_id, service.bus, service.stored_events),
     )
-    try:
-        async with aclosing(events):
-            async for event in events:
-                yield JobEvent.from_event(event)
-    except asyncio.CancelledError:
-        log.debug("jobProgress %s: the subscriber left", job_id)
-        raise
-    finally:
-        context.subscriptions -= 1
+    async with aclosing(events):
+        async for event in events:
+            yield JobEvent.from_event(event)
 
 
 @strawberry.type
@@ -65,7 +54,7 @@ class Subscription:
         await asyncio.to_thread(runtime.catalog.job, job_id)
         context = info.context
         take_subscription(context)
-        return follow(runtime, job_id, context)
+        return counted(context, follow(runtime, job_id), f"jobProgress {job_id}")
 
     live_call: AsyncGenerator[LiveEvent, None] = strawberry.subscription(
         resolver=subscribe_live_call,
