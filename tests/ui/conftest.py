@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+
+from tests.support.processes import ServeProcess, embedded_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -121,3 +125,16 @@ def wait_for_audio(page) -> None:
     page.wait_for_function(
         "() => document.getElementById('player').readyState >= 1", timeout=60_000
     )
+
+
+@contextmanager
+def serving_with(home: Path, category: dict[str, object], **env: str) -> Iterator[ServeProcess]:
+    """A real `callytics serve` on the embedded defaults under ``home``, with ``category``
+    created over REST before the page sees it; stopped afterwards."""
+    process = ServeProcess(embedded_env(home, **env), home / "serve.log").start()
+    try:
+        reply = httpx.post(f"{process.url}/v1/categories", json=category, timeout=120)
+        assert reply.status_code == 201, reply.text
+        yield process
+    finally:
+        process.close()

@@ -20,8 +20,8 @@ import pytest
 
 from core.stages import PROGRESS_ORDER as PIPELINE_STAGES
 from samples import load_script, render_call
-from tests.support.processes import ServeProcess, embedded_env, subscribe_job
-from tests.ui.conftest import drop_files, player_time, screenshot, wait_for_audio
+from tests.support.processes import ServeProcess, subscribe_job
+from tests.ui.conftest import drop_files, player_time, screenshot, serving_with, wait_for_audio
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +48,8 @@ def recordings(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[ServeProcess]:
-    home = tmp_path_factory.mktemp("serve")
-    process = ServeProcess(embedded_env(home, AGENT_CHANNEL="0"), home / "serve.log").start()
-    try:
-        reply = httpx.post(f"{process.url}/v1/categories", json=CATEGORY, timeout=120)
-        assert reply.status_code == 201, reply.text
+    with serving_with(tmp_path_factory.mktemp("serve"), CATEGORY, AGENT_CHANNEL="0") as process:
         yield process
-    finally:
-        process.close()
 
 
 @pytest.fixture(scope="module")

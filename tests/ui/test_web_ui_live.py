@@ -14,13 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from api.live_client import load_recording, simulate
 from samples import load_script, render_call
-from tests.support.processes import ServeProcess, embedded_env
-from tests.ui.conftest import screenshot
+from tests.support.processes import ServeProcess
+from tests.ui.conftest import screenshot, serving_with
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +54,8 @@ def call(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[ServeProcess]:
-    home = tmp_path_factory.mktemp("serve-live")
-    process = ServeProcess(embedded_env(home), home / "serve.log").start()
-    try:
-        reply = httpx.post(f"{process.url}/v1/categories", json=CATEGORY, timeout=120)
-        assert reply.status_code == 201, reply.text
+    with serving_with(tmp_path_factory.mktemp("serve-live"), CATEGORY) as process:
         yield process
-    finally:
-        process.close()
 
 
 def test_a_live_call_grows_on_its_page_alerts_and_ends_with_a_link(page, server, call):
