@@ -18,7 +18,7 @@ The protocol (docs/live.md):
    ``dropped``: resumable for LIVE_RESUME_S, then analysed with what was received.
 
 An error is one ``{"type": "error", "code", "message", "hint"}`` message, then a close with
-code 4000 + the HTTP status the REST API would answer (4400, 4401, 4403, 4404, 4409, 4429).
+code 4000 + the HTTP status the REST API would answer (4401, 4403, 4404, 4409, 4422, 4429).
 """
 
 from __future__ import annotations

@@ -34,7 +34,13 @@ from typing import Any
 
 from core.analysis.pipeline import AnalysisOptions
 from core.categories.store import CategoryStore
-from core.errors import CallyticsError, InvalidInputError, NotFoundError, RateLimitedError
+from core.errors import (
+    AudioTooLongError,
+    CallyticsError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+)
 from core.jobs.events import JobEvent
 from core.jobs.service import AnalysisService
 from core.live.audio import LiveFormat, WavRecorder
@@ -287,8 +293,8 @@ class LiveManager:
 
     async def feed(self, session: LiveSession, data: bytes) -> None:
         if session.received_s + session.format.seconds(len(data)) > self.max_seconds:
-            raise InvalidInputError(
-                f"The live call is longer than the limit of {self.max_seconds / 3600:g} hours.",
+            raise AudioTooLongError(
+                f"The live call is longer than the limit of {self.max_seconds / 60:.1f} min.",
                 "Hang up; a longer call needs MAX_AUDIO_SECONDS raised.",
             )
         await session.feed(data)
