@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from api import cli_webhooks as webhooks_cli
 from core.analysis.pipeline import AnalysisOptions
 from core.domain import ProgressEvent
 from core.errors import CallyticsError, InvalidInputError, ModelNotFoundError
@@ -33,6 +34,7 @@ keys_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 live_app = typer.Typer(no_args_is_help=True, help="Live calls: stream a recording to a server.")
 app.add_typer(live_app, name="live")
+app.add_typer(webhooks_cli.app, name="webhooks")
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -75,7 +77,7 @@ class StageBars:
 
 @app.command()
 def analyze(
-    files: Annotated[list[Path], typer.Argument(help="Recordings to analyse.")],
+    files: Annotated[list[Path], typer.Argument(help="Recordings to analyse, or folders of them.")],
     json_out: Annotated[
         str | None,
         typer.Option("--json", help="Write the result document(s) here ('-' for stdout)."),
@@ -93,11 +95,30 @@ def analyze(
         int | None, typer.Option(min=0, max=1, help="Channel holding the agent in stereo calls.")
     ] = None,
     report: Annotated[bool, typer.Option(help="Print the readable report.")] = True,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Folders: their whole tree.")
+    ] = False,
+    pattern: Annotated[
+        str | None,
+        typer.Option(help="Metadata from file names, e.g. '{date}_{agent}_{call_id}.wav'."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Analyse again what was analysed already.")
+    ] = False,
 ) -> None:
-    """Analyse call recordings: who spoke when, what was said, how it went."""
+    """Analyse call recordings: who spoke when, what was said, how it went.
+
+    Metadata comes from --pattern, metadata.csv and sidecar JSON files (docs/ingest.md)."""
     _quiet_libraries()
     if min_speakers and max_speakers and min_speakers > max_speakers:
         _fail_usage("--min-speakers must not exceed --max-speakers.")
+    from api.ingest_cli import collect, sources_for
+
+    try:  # before any model loads: a missing path or a bad pattern is a usage error
+        targets = collect(files, recursive=recursive)
+        sources = sources_for(pattern)
+    except InvalidInputError as exc:
+        _fail_usage(str(exc))
     from dependency_injector import providers
 
     from bootstrap.container import build_container
@@ -115,10 +136,18 @@ def analyze(
     # One event loop for loading and every file: a gRPC stage's channel (USE_<STAGE>_MS)
     # belongs to the loop that opened it.
     documents, exit_code = asyncio.run(
-        _analyze_files(service, files, options, console, show_report=report and not to_stdout)
+        _analyze_files(
+            service,
+            targets,
+            sources,
+            options,
+            console,
+            show_report=report and not to_stdout,
+            dedupe=not force,
+        )
     )
     if json_out and documents:
-        payload = documents[0] if len(files) == 1 else documents
+        payload = documents[0] if len(files) == 1 and files[0].is_file() else documents
         text = json.dumps(payload, indent=2, ensure_ascii=False)
         if to_stdout:
             sys.stdout.write(text + "\n")
@@ -129,43 +158,74 @@ def analyze(
 
 
 async def _analyze_files(
-    service: Any, files: list[Path], options: AnalysisOptions, console: Console, show_report: bool
+    service: Any,
+    targets: list[Any],
+    sources: Any,
+    options: AnalysisOptions,
+    console: Console,
+    show_report: bool,
+    dedupe: bool = True,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Load the stages, analyse each file in turn, then close the stages' connections."""
+    """Load the stages, analyse each file in turn (a duplicate is not analysed again: its
+    stored document is), then close the stages' connections."""
+    from api.ingest_cli import Summary
     from api.report import render
 
     documents: list[dict[str, Any]] = []
     exit_code = 0
+    summary = Summary()
     try:
         try:
             with console.status("loading models"):
                 await service.pipeline.load()
         except ModelNotFoundError as exc:
             _fail_usage(str(exc))
-        for path in files:
+        for target in targets:
+            path = target.path
             try:
-                doc = await _analyze_one(service, path, options, console)
+                metadata = sources.metadata(path, target.root)
+                outcome = await _analyze_one(service, path, options, console, metadata, dedupe)
             except InvalidInputError as exc:
                 console.print(f"[red]error[/] {path}: {exc.message}")
                 if exc.hint:
                     console.print(f"  {exc.hint}")
                 exit_code = max(exit_code, EXIT_BAD_INPUT)
+                summary.failed += 1
                 continue
             except CallyticsError as exc:
                 console.print(f"[red]failed[/] {path}: {exc}")
                 exit_code = max(exit_code, EXIT_FAILED)
+                summary.failed += 1
                 continue
-            documents.append(doc)
-            if show_report:
-                render(doc, console)
+            if outcome.document is not None:
+                documents.append(outcome.document)
+            if outcome.duplicate:
+                summary.duplicates += 1
+                console.print(
+                    f"[yellow]duplicate[/] {path}: already analysed as call {outcome.call_id} "
+                    "(--force analyses it again)"
+                )
+            else:
+                summary.analysed += 1
+            if show_report and outcome.document is not None:  # a duplicate's: the stored one
+                render(outcome.document, console)
     finally:
         await service.pipeline.aclose()
+    console.print(summary.line())
     return documents, exit_code
 
 
 async def _analyze_one(
-    service: Any, path: Path, options: AnalysisOptions, console: Console
-) -> dict[str, Any]:
+    service: Any,
+    path: Path,
+    options: AnalysisOptions,
+    console: Console,
+    metadata: dict[str, Any],
+    dedupe: bool,
+) -> Any:
+    """Analyse ``path`` here with stage bars: a core.ingest.batch.Outcome."""
+    from core.ingest.batch import analyze_now
+
     columns = (
         TextColumn("{task.description:>12}"),
         BarColumn(),
@@ -176,8 +236,9 @@ async def _analyze_one(
     console.print(f"[bold]{path}[/]")
     with Progress(*columns, console=console, transient=False) as progress:
         bars = StageBars(progress)
-        result: dict[str, Any] = await service.analyze_file(path, options=options, on_event=bars)
-        return result
+        return await analyze_now(
+            service, path, options=options, metadata=metadata, dedupe=dedupe, on_event=bars
+        )
 
 
 def _fail_usage(message: str) -> None:
@@ -374,6 +435,62 @@ def worker(
 
 
 @app.command()
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="The folder the recordings are put in.")],
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep watching for new files until Ctrl-C or SIGTERM.")
+    ] = False,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Its sub-folders too.")
+    ] = False,
+    pattern: Annotated[
+        str | None,
+        typer.Option(help="Metadata from file names, e.g. '{date}_{agent}_{call_id}.wav'."),
+    ] = None,
+    done_dir: Annotated[
+        Path | None, typer.Option(help="Where analysed files go (default: FOLDER/.done).")
+    ] = None,
+    failed_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where failed files go, with <name>.error.txt (default: FOLDER/.failed)."
+        ),
+    ] = None,
+    poll_s: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds between looks; a file is taken once unchanged across one."
+        ),
+    ] = 2.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Analyse again what was analysed already.")
+    ] = False,
+) -> None:
+    """Analyse every recording put in a folder, once each, then move it to the done folder.
+
+    Jobs run in this process, or with JOB_BACKEND=arq in `callytics worker`s; a restart
+    submits nothing twice (docs/ingest.md)."""
+    _quiet_libraries()
+    from api.ingest_cli import run_ingest
+
+    try:
+        code = run_ingest(
+            _settings(),
+            folder,
+            watch=watch,
+            recursive=recursive,
+            pattern=pattern,
+            done_dir=done_dir,
+            failed_dir=failed_dir,
+            poll_s=poll_s,
+            force=force,
+        )
+    except CallyticsError as exc:
+        _fail_usage(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in your own words.")],
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many utterances.")] = 10,
@@ -411,6 +528,46 @@ def search(
     for h in hits:
         table.add_row(f"{h.score:.3f}", h.call_id[:8], f"{h.start:.1f}s", h.role, h.text[:100])
     Console().print(table)
+
+
+@app.command()
+def export(
+    folder: Annotated[
+        Path, typer.Argument(help="Where calls.<format> and utterances.<format> go.")
+    ],
+    since: Annotated[
+        str | None, typer.Option(help="Calls stored at or after this ISO 8601 time (UTC if naive).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Calls stored before this time.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's calls.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only calls in this category.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Export the stored calls for BI: a row per call, a row per utterance (docs/exports.md)."""
+    from bootstrap.container import build_container
+    from core.calls.bi_stream import BiExport, check_format, parse_time
+    from core.calls.catalog import CallFilters
+
+    try:
+        chosen = check_format(fmt)
+        filters = CallFilters(
+            created_after=parse_time(since, "--since"),
+            created_before=parse_time(until, "--until"),
+            agent=agent,
+            category=category,
+        )
+        criteria = BiExport.criteria(filters)
+    except InvalidInputError as exc:
+        _fail_usage(f"{exc.message} {exc.hint or ''}".strip())
+    if folder.exists() and not folder.is_dir():
+        _fail_usage(f"{folder} is a file; give a folder for calls.{fmt} and utterances.{fmt}.")
+    database = build_container(_settings()).database()
+    database.upgrade()
+    counts = BiExport(database).write(folder, chosen, criteria)
+    Console().print(
+        f"{counts['calls']} calls -> {folder / f'calls.{fmt}'}, "
+        f"{counts['utterances']} utterances -> {folder / f'utterances.{fmt}'}"
+    )
 
 
 def _key_store():  # type: ignore[no-untyped-def]

@@ -63,12 +63,15 @@ class Runtime:
         self.catalog = container.catalog()
         self.insights = container.insights()
         self.categories = container.categories()
+        self.vocabularies = container.vocabularies()
         self.api_keys = container.api_keys()
         self.search = container.search()
         self.cache = container.cache()
         self.metrics = container.metrics()
         self.auth = container.authenticator()
         self.live = container.live()
+        self.webhooks = container.webhooks()
+        self.dispatcher = container.webhook_dispatcher()  # sends the webhook outbox
         self.limiter = RateLimiter(self._limits())
         self.stages: dict[str, StageState] = {
             name: StageState(name, name in REQUIRED_SERVED)
@@ -96,6 +99,7 @@ class Runtime:
             recovered = await self.live.recover()
             if recovered:
                 log.info("handed %d live calls left open to the job queue", recovered)
+            await self.dispatcher.start()
 
     def _limits(self) -> dict[str, int]:
         return {
@@ -105,6 +109,7 @@ class Runtime:
 
     async def stop(self) -> None:
         await self.live.close()  # live calls still streaming are hung up, not lost
+        await self.dispatcher.stop()  # what it had claimed is sent again once the lease ends
         await self.queue.stop()
         if self._loader is not None:
             self._loader.cancel()

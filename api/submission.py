@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from api.errors import UploadTooLargeError
 from api.runtime import Runtime
@@ -30,7 +30,7 @@ class Readable(Protocol):
 @dataclass(frozen=True)
 class Submitted:
     handle: JobHandle
-    event: JobEvent
+    event: JobEvent | None  # None: a duplicate, nothing queued (handle.duplicate)
 
 
 def validate_agent(agent: str | None) -> str | None:
@@ -78,6 +78,8 @@ async def submit_upload(
     *,
     principal: Principal = LOCAL_ADMIN,
     agent: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    dedupe: bool = False,
 ) -> Submitted:
     """Stream the upload to a private temporary file (size-capped), check it is audio, store it
     under a generated name, queue the job. Bad input raises before anything is kept; the
@@ -111,6 +113,8 @@ async def submit_upload(
             move=True,
             submitted_by=principal.actor,
             agent=agent,
+            metadata=metadata,
+            dedupe=dedupe,
         )
     except OSError as exc:  # the spool or the store is on a disk with no room left
         if (full := AudioStore.storage_full(exc)) is not None:
@@ -118,8 +122,9 @@ async def submit_upload(
         raise
     finally:
         path.unlink(missing_ok=True)  # moved on success; removed on any failure
-    await runtime.service.publish(event)
-    await runtime.queue.enqueue(handle.job_id)
+    if event is not None:
+        await runtime.service.publish(event)
+        await runtime.queue.enqueue(handle.job_id)
     return Submitted(handle, event)
 
 

@@ -18,6 +18,12 @@
                    evaluation set (bench/llm.py)
     live           live calls over /v1/live: word latency, concurrent calls, live vs
                    post-call WER, alert latency (bench/live.py)
+    vocabulary     WER and term recall on calls with made-up product names, with and
+                   without a custom vocabulary (bench/vocabulary.py)
+    export         the BI export's time and peak memory by number of calls
+                   (bench/export.py)
+    languages      calls in Spanish and German through the local model: the cost of every
+                   field asked, and its sentiment labels (bench/languages.py)
 
 Each prints markdown tables for bench/RESULTS.md; ``--help`` after a name gives its options.
 """
@@ -39,6 +45,9 @@ COMMANDS = (
     "spread",
     "llm",
     "live",
+    "vocabulary",
+    "export",
+    "languages",
 )
 
 

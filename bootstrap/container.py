@@ -25,6 +25,9 @@ from core.errors import CallyticsError
 from core.jobs.audio_store import AudioStore
 from core.jobs.service import AnalysisService
 from core.persistence.database import Database
+from core.vocabularies.store import VocabularyStore
+from core.webhooks.dispatcher import RetryPolicy, WebhookDispatcher
+from core.webhooks.store import WebhookStore
 
 
 def _mode(settings: Settings, stage: str) -> str:
@@ -371,6 +374,20 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(CallCatalog, database, document_cache=document_cache)
     insights = providers.Singleton(Insights, database)
     categories = providers.Singleton(CategoryStore, database)
+    vocabularies = providers.Singleton(VocabularyStore, database)
+    webhooks = providers.Singleton(WebhookStore, database)
+    webhook_dispatcher = providers.Singleton(
+        WebhookDispatcher,
+        database,
+        policy=providers.Singleton(
+            RetryPolicy,
+            base_s=settings.provided.webhook_retry_base_s,
+            max_s=settings.provided.webhook_retry_max_s,
+            max_attempts=settings.provided.webhook_max_attempts,
+        ),
+        timeout_s=settings.provided.webhook_timeout_s,
+        poll_s=settings.provided.webhook_poll_s,
+    )
     search = providers.Singleton(_search, database, embedder, settings)
 
     pipeline = providers.Singleton(
@@ -383,6 +400,7 @@ class Container(containers.DeclarativeContainer):
         analyzer=providers.Singleton(_cached_analyzer, analyzer, cache),
         agent_channel=settings.provided.agent_channel,
         redact_pii=settings.provided.redact_pii,
+        vocabularies=vocabularies,
     )
     analysis = providers.Singleton(
         _analysis,

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # links of a 202; without it the links are paths (never built from the Host header).
     public_url: str | None = None
     max_upload_mb: int = 500
+    # POST /v1/calls/batch: at most this many files in one request (4xx past it).
+    max_batch_files: int = Field(default=50, ge=1)
     # Connections (`callytics serve`): open at once before new requests get 503, and how
     # long a client may take to send a request's headers, and between pieces of its body.
     max_connections: int = Field(default=1000, ge=1)
@@ -143,6 +145,15 @@ class Settings(BaseSettings):
     # arq: how long one job may run before its lease expires and another worker retries it.
     arq_job_timeout_s: int = Field(default=3600, gt=0)
     arq_max_tries: int = Field(default=3, ge=1)
+
+    # --- webhooks (docs/webhooks.md) -------------------------------------------------
+    # A delivery that fails is tried again after WEBHOOK_RETRY_BASE_S, doubling each time
+    # up to WEBHOOK_RETRY_MAX_S (with jitter), WEBHOOK_MAX_ATTEMPTS tries in all.
+    webhook_retry_base_s: float = Field(default=5.0, gt=0)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=15, ge=1)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)  # one POST, connect to answer
+    webhook_poll_s: float = Field(default=1.0, gt=0)  # how often the outbox is looked at
 
     # --- privacy & auth ------------------------------------------------------------
     redact_pii: bool = False

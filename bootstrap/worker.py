@@ -69,9 +69,13 @@ def worker_settings(settings: Settings, container: Container | None = None) -> d
         service = container.analysis()
         await service.pipeline.load()
         ctx["service"] = service
+        ctx["webhooks"] = container.webhook_dispatcher()  # sends the webhook outbox too
+        await ctx["webhooks"].start()
         log.info("worker ready: models loaded, concurrency %d", settings.job_concurrency)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if ctx.get("webhooks") is not None:
+            await ctx["webhooks"].stop()
         service = ctx.get("service")
         if service is not None:
             await service.bus.close()

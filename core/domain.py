@@ -130,6 +130,8 @@ class Diarization:
 class TranscriptionOptions:
     language: str | None = None  # None: detect
     word_timestamps: bool = True
+    # Custom vocabulary (core/analysis/vocabulary.py): names the model should lean towards.
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

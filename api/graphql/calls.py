@@ -153,10 +153,15 @@ class Call:
     agent: str | None = strawberry.field(
         default=None, description="The agent who handled the call, as given at upload."
     )
+    metadata: JSON = strawberry.field(
+        default_factory=dict,
+        description="The call's metadata as given at upload or ingest (agent, team, queue, "
+        "direction, customer_id, external_id, started_at, and keys of your own).",
+    )
     qa: JSON | None = strawberry.field(
         default=None,
-        description="The QA scorecard: `score` (0-100), `method` (rules or llm) and `items` "
-        "(id, name, passed, evidence utterance).",
+        description="The QA scorecard: `score` (0-100), `method` (rules, llm, or unavailable "
+        "with a `reason`) and `items` (id, name, passed, evidence utterance).",
     )
     redaction: JSON | None = strawberry.field(
         default=None,
@@ -181,6 +186,7 @@ class Call:
             stages=JSON(doc.stages),
             warnings=list(doc.warnings),
             agent=doc.agent,
+            metadata=JSON(dict(doc.metadata)),
             qa=None if doc.qa is None else JSON(doc.qa.model_dump(mode="json")),
             redaction=(
                 None if doc.redaction is None else JSON(doc.redaction.model_dump(mode="json"))

@@ -7,8 +7,27 @@ from datetime import datetime
 import strawberry
 
 from api.graphql.enums import Resolution, SentimentLabel
+from api.graphql.vocabularies import ReplacementInput
 from core.analysis.pipeline import AnalysisOptions
 from core.calls.catalog import CallFilters
+from core.calls.metadata_filter import MetadataPairs, combine
+from core.vocabularies.store import parse_call_vocabulary
+
+
+@strawberry.input(description="A metadata key and the exact value it must have.")
+class MetadataPairInput:
+    key: str = strawberry.field(description="A metadata key: a-z, 0-9, _ or -.")
+    value: str = strawberry.field(
+        description="Its value as text (booleans as `true`/`false`), exactly."
+    )
+
+
+def metadata_pairs(
+    pairs: list[MetadataPairInput] | None, team: str | None = None, queue: str | None = None
+) -> MetadataPairs:
+    """The pairs, checked (an `invalid_input` error says what is wrong), with the team and
+    queue shortcuts."""
+    return combine([(p.key, p.value) for p in pairs or []], {"team": team, "queue": queue})
 
 
 @strawberry.input(description="Which calls `calls` lists; every field given must match.")
@@ -33,6 +52,15 @@ class CallFilter:
     agent: str | None = strawberry.field(
         default=None, description="Handled by this agent (as given at upload)."
     )
+    team: str | None = strawberry.field(
+        default=None, description="Same as the metadata pair `team`."
+    )
+    queue: str | None = strawberry.field(
+        default=None, description="Same as the metadata pair `queue`."
+    )
+    metadata: list[MetadataPairInput] | None = strawberry.field(
+        default=None, description="Metadata pairs, all of which must hold."
+    )
 
     def to_filters(self) -> CallFilters:
         return CallFilters(
@@ -44,6 +72,7 @@ class CallFilter:
             created_before=self.created_before,
             category=self.category,
             agent=self.agent,
+            metadata=metadata_pairs(self.metadata, self.team, self.queue),
         )
 
 
@@ -65,9 +94,22 @@ class AnalyzeOptionsInput:
         description="Tag personal data in the transcript and silence it in the stored "
         "recording; absent: the REDACT_PII setting.",
     )
+    terms: list[str] | None = strawberry.field(
+        default=None,
+        description="This call's own vocabulary terms (with its team's and the global ones).",
+    )
+    replacements: list[ReplacementInput] | None = strawberry.field(
+        default=None, description="This call's own replacements (spoken -> written)."
+    )
 
     def to_options(self) -> AnalysisOptions:
+        terms, replacements = parse_call_vocabulary(
+            self.terms,
+            [{"spoken": r.spoken, "written": r.written} for r in self.replacements or []],
+        )
         return AnalysisOptions(
+            terms=terms,
+            replacements=replacements,
             language=self.language,
             num_speakers=self.num_speakers,
             min_speakers=self.min_speakers,

@@ -11,11 +11,15 @@ from typing import Annotated
 import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
+from strawberry.scalars import JSON
 
 from api.graphql import categories as custom
+from api.graphql import vocabularies as vocab
+from api.graphql import webhooks as hooks
 from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.inputs import AnalyzeOptionsInput, analysis_options
 from api.graphql.types import Job, JobStatus
+from api.graphql.uploads import earlier_status, upload_metadata
 from api.submission import reanalyze, submit_upload
 from core.access.auth import AccessRole
 from core.errors import InvalidInputError, NotFoundError
@@ -26,6 +30,12 @@ class JobPayload:
     call_id: strawberry.ID = strawberry.field(description="The id the call will have.")
     job_id: strawberry.ID
     status: JobStatus = strawberry.field(description="The job's status when it was queued.")
+    duplicate: bool = strawberry.field(
+        default=False,
+        description="True when nothing was queued: the same external_id or audio was already "
+        "analysed or queued, and the ids are that call's and job's (`force: true` analyses "
+        "again).",
+    )
 
     @strawberry.field(description="The job as it is now.")
     async def job(self, info: Info) -> Job | None:
@@ -52,6 +62,20 @@ class Mutation:
         agent: Annotated[
             str | None, strawberry.argument(description="The agent who handled the call.")
         ] = None,
+        metadata: Annotated[
+            JSON | None,
+            strawberry.argument(
+                description="The call's metadata: an object of agent, team, queue, "
+                "direction, customer_id, external_id, started_at or keys of your own."
+            ),
+        ] = None,
+        force: Annotated[
+            bool,
+            strawberry.argument(
+                description="Analyse again even when the same external_id or audio was "
+                "already analysed or queued."
+            ),
+        ] = False,
     ) -> JobPayload:
         principal = principal_of(info, AccessRole.ANALYST)
         if not isinstance(file, UploadFile):
@@ -59,18 +83,26 @@ class Mutation:
                 "`file` must be an uploaded file.",
                 "Send a GraphQL multipart request (operations, map and the file as form fields).",
             )
+        checked = upload_metadata(metadata, agent)
         submitted = await submit_upload(
             runtime_of(info),
             file,
             file.filename,
             analysis_options(options),
             principal=principal,
-            agent=agent,
+            metadata=checked,
+            dedupe=not force,
         )
+        handle = submitted.handle
+        if submitted.event is not None:
+            status = JobStatus(submitted.event.status)
+        else:
+            status = await earlier_status(info, handle.job_id)
         return JobPayload(
-            call_id=strawberry.ID(submitted.handle.call_id),
-            job_id=strawberry.ID(submitted.handle.job_id),
-            status=JobStatus(submitted.event.status),
+            call_id=strawberry.ID(handle.call_id),
+            job_id=strawberry.ID(handle.job_id),
+            status=status,
+            duplicate=handle.duplicate,
         )
 
     @strawberry.mutation(
@@ -117,6 +149,28 @@ class Mutation:
         resolver=custom.delete_category,
         description="Delete a custom category and its tags (admin role). False when there "
         "was no such category.",
+    )
+    create_vocabulary: vocab.Vocabulary = strawberry.mutation(
+        resolver=vocab.create_vocabulary,
+        description="Create a custom vocabulary (analyst role): terms for the ASR stage and "
+        "replacements, for every call or one team's; used by the calls analysed from now on.",
+    )
+    update_vocabulary: vocab.Vocabulary = strawberry.mutation(
+        resolver=vocab.update_vocabulary,
+        description="Replace a custom vocabulary (analyst role).",
+    )
+    delete_vocabulary: bool = strawberry.mutation(
+        resolver=vocab.delete_vocabulary,
+        description="Delete a custom vocabulary (admin role). False when there was none.",
+    )
+    create_webhook: hooks.NewWebhook = strawberry.mutation(
+        resolver=hooks.create_webhook,
+        description="Add a webhook (admin role); the answer holds its secret, shown once.",
+    )
+    delete_webhook: bool = strawberry.mutation(
+        resolver=hooks.delete_webhook,
+        description="Remove a webhook and its delivery log (admin role). False when there "
+        "was no such webhook.",
     )
     apply_category: custom.ApplyResult = strawberry.mutation(
         resolver=custom.apply_category,

@@ -8,11 +8,13 @@ from datetime import datetime
 import strawberry
 
 from api.graphql import categories as custom
+from api.graphql import vocabularies as vocab
+from api.graphql import webhooks as hooks
 from api.graphql.calls import Call
 from api.graphql.context import Info, principal_of, runtime_of
 from api.graphql.derived import from_model
 from api.graphql.enums import Role
-from api.graphql.inputs import CallFilter
+from api.graphql.inputs import CallFilter, MetadataPairInput, metadata_pairs
 from api.graphql.insights import AgentSummary, TrendBucket, TrendInterval
 from api.graphql.live import LiveCall, live_call, live_calls
 from api.graphql.types import (
@@ -63,6 +65,7 @@ class Query:
         call_id: strawberry.ID | None = None,
         role: Role | None = None,
         min_score: float | None = None,
+        metadata: list[MetadataPairInput] | None = None,
     ) -> list[SearchHit]:
         runtime = runtime_of(info)
         await runtime.limiter.hit("search", principal_of(info).rate_key)
@@ -72,6 +75,7 @@ class Query:
             call_id=call_id,
             role=role.value if role else None,
             min_score=min_score,
+            metadata=metadata_pairs(metadata),
         )
         return [SearchHit.from_hit(hit) for hit in hits]
 
@@ -90,16 +94,31 @@ class Query:
     categories: list[custom.Category] = strawberry.field(
         resolver=custom.categories, description="The custom categories, by name."
     )
+    vocabularies: list[vocab.Vocabulary] = strawberry.field(
+        resolver=vocab.vocabularies, description="The custom vocabularies, by name."
+    )
+    webhooks: list[hooks.Webhook] = strawberry.field(
+        resolver=hooks.webhooks, description="The webhooks, oldest first (admin role)."
+    )
+    webhook_deliveries: list[hooks.WebhookDelivery] = strawberry.field(
+        resolver=hooks.webhook_deliveries,
+        description="A webhook's delivery log, newest first (admin role).",
+    )
 
     @strawberry.field(description="Every agent with calls in the period, most calls first.")
     async def agents(
-        self, info: Info, since: datetime | None = None, until: datetime | None = None
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        metadata: list[MetadataPairInput] | None = None,
     ) -> list[AgentSummary]:
         principal_of(info)
         insights = runtime_of(info).insights
+        pairs = metadata_pairs(metadata)
         return [
             from_model(AgentSummary, a)
-            for a in await asyncio.to_thread(insights.agents, since, until)
+            for a in await asyncio.to_thread(insights.agents, since, until, pairs)
         ]
 
     @strawberry.field(description="Calls, sentiment, QA, topics and categories over time.")
@@ -109,10 +128,12 @@ class Query:
         interval: TrendInterval = TrendInterval.WEEK,
         since: datetime | None = None,
         until: datetime | None = None,
+        metadata: list[MetadataPairInput] | None = None,
     ) -> list[TrendBucket]:
         principal_of(info)
         insights = runtime_of(info).insights
-        buckets = await asyncio.to_thread(insights.trends, interval.value, since, until)
+        pairs = metadata_pairs(metadata)
+        buckets = await asyncio.to_thread(insights.trends, interval.value, since, until, pairs)
         return [from_model(TrendBucket, b) for b in buckets]
 
     @strawberry.field(

@@ -65,6 +65,9 @@ class CallSummary:
     summary: str | None
     categories: list[str] = strawberry.field(description="Custom category names.")
     agent: str | None = strawberry.field(description="The agent given at upload, if any.")
+    metadata: JSON = strawberry.field(
+        description="The call's metadata as given at upload or ingest."
+    )
 
     @strawberry.field(description="The whole document of this call (loaded on demand).")
     async def call(self, info: Info) -> Call | None:
@@ -87,6 +90,7 @@ class CallSummary:
             summary=s.summary,
             categories=list(s.categories),
             agent=s.agent,
+            metadata=JSON(dict(s.metadata)),
         )
 
 

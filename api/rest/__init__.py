@@ -8,10 +8,35 @@ that change things ask for more in their own signature (``Analyst``, ``Admin``).
 from fastapi import APIRouter, Depends
 
 from api.auth import require_viewer
-from api.rest import cache, calls, categories, insights, jobs, keys, live, search
+from api.rest import (
+    cache,
+    calls,
+    categories,
+    exports,
+    insights,
+    jobs,
+    keys,
+    live,
+    search,
+    vocabularies,
+    webhooks,
+)
 
 router = APIRouter(dependencies=[Depends(require_viewer)])
-for module in (calls, jobs, search, cache, keys, categories, insights, live):
+modules = (
+    calls,
+    jobs,
+    search,
+    cache,
+    keys,
+    categories,
+    insights,
+    live,
+    exports,
+    webhooks,
+    vocabularies,
+)
+for module in modules:
     router.include_router(module.router)
 
 __all__ = ["router"]

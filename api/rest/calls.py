@@ -11,7 +11,6 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Respon
 from fastapi.responses import FileResponse
 
 from api.auth import Admin, Analyst
-from api.health import runtime_of
 from api.rest.deps import RuntimeDep
 from api.rest.downloads import attachment, audio_media_type, safe_filename
 from api.rest.schemas import (
@@ -20,17 +19,35 @@ from api.rest.schemas import (
     CallCategories,
     CallPage,
     CallSummary,
-    JobLinks,
     error_responses,
 )
+from api.rest.uploads import (
+    BatchAccepted,
+    BatchIn,
+    BatchItem,
+    UploadIn,
+    batch_answer,
+    batch_metadata,
+    item_for,
+    job_links,
+    metadata_filter,
+)
 from api.runtime import Runtime
-from api.submission import reanalyze, submit_upload
+from api.submission import (
+    client_name,
+    reanalyze,
+    submit_upload,
+    validate_agent,
+    validate_options,
+)
 from core.analysis.schema import CallDocument
 from core.calls.audit import CallAudit
 from core.calls.catalog import MAX_PAGE, CallFilters, SentimentFilter
 from core.calls.exports import MEDIA_TYPES, ExportFormat, render_transcript
+from core.calls.metadata import merge, parse_metadata
+from core.calls.metadata_filter import MetadataPairs
 from core.domain import Resolution
-from core.errors import NotFoundError
+from core.errors import InvalidInputError, NotFoundError
 from core.jobs.service import JobHandle
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -59,6 +76,7 @@ def call_filters(
         str | None,
         Query(max_length=100, description="Calls handled by this agent (as given at upload)."),
     ] = None,
+    metadata: Annotated[MetadataPairs, Depends(metadata_filter)] = (),
 ) -> CallFilters:
     return CallFilters(
         topic=topic,
@@ -69,19 +87,27 @@ def call_filters(
         created_before=created_before,
         category=category,
         agent=agent,
+        metadata=metadata,
     )
 
 
 def accepted(request: Request, response: Response, handle: JobHandle) -> Accepted:
-    """The 202 answer for a queued job, its status URL in ``Location``.
+    """The 202 answer for a queued job, its status URL in ``Location``; 200 with
+    ``duplicate`` for the earlier job of the same call or audio (nothing queued).
 
     The links are paths on this server, or absolute under ``PUBLIC_URL`` when it is set:
     never built from the request's ``Host`` header, which the client chooses."""
-    base = (runtime_of(request).settings.public_url or "").rstrip("/")
-    job = base + request.app.url_path_for("get_job", job_id=handle.job_id)
-    call = base + request.app.url_path_for("get_call", call_id=handle.call_id)
-    response.headers["Location"] = job
-    links = JobLinks(job=job, events=f"{job}?events=true", call=call)
+    links = job_links(request, handle)
+    response.headers["Location"] = links.job
+    if handle.duplicate:
+        response.status_code = 200
+        return Accepted(
+            call_id=handle.call_id,
+            job_id=handle.job_id,
+            status="duplicate",
+            links=links,
+            duplicate=True,
+        )
     return Accepted(call_id=handle.call_id, job_id=handle.job_id, links=links)
 
 
@@ -91,8 +117,11 @@ def accepted(request: Request, response: Response, handle: JobHandle) -> Accepte
     summary="Upload a call for analysis",
     description="Stores the recording and queues its analysis; follow `links.job`. Audio "
     "that cannot be decoded is refused (415), as is a file over MAX_UPLOAD_MB (413). Needs "
-    "the analyst role; limited to RATE_LIMIT_UPLOADS_PER_MIN a minute per key (429).",
-    responses=error_responses(413, 415, 429, 507),
+    "the analyst role; limited to RATE_LIMIT_UPLOADS_PER_MIN a minute per key (429). "
+    "`metadata` (a JSON object) goes with the call. The same `external_id` or the same "
+    "audio already analysed or queued is not analysed again: 200 with `duplicate: true` "
+    "and the earlier call's ids, unless `force=true`.",
+    responses={200: {"model": Accepted}, **error_responses(413, 415, 429, 507)},
 )
 async def upload_call(
     request: Request,
@@ -100,12 +129,70 @@ async def upload_call(
     runtime: RuntimeDep,
     principal: Analyst,
     file: Annotated[UploadFile, File(description="The recording (wav, mp3, flac, ogg, m4a…).")],
-    options: Annotated[AnalysisOptionsIn, Form()],
+    options: Annotated[UploadIn, Form()],
 ) -> Accepted:
+    metadata = options.checked_metadata()
     submitted = await submit_upload(
-        runtime, file, file.filename, options.to_options(), principal=principal, agent=options.agent
+        runtime,
+        file,
+        file.filename,
+        options.to_options(),
+        principal=principal,
+        metadata=metadata,
+        dedupe=not options.force,
     )
     return accepted(request, response, submitted.handle)
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    summary="Upload several calls at once",
+    description="Each `files` part is taken as one `POST /v1/calls` would take it, with the "
+    "same options and `force`, and its own metadata (`metadata`: a JSON array in the order "
+    "of the files, or an object keyed by file name). One item per file: `queued`, "
+    "`duplicate` or `error` (with the status that file alone would have had); a bad file "
+    "does not stop the others. At most MAX_BATCH_FILES files (422 past it); each file "
+    "counts against RATE_LIMIT_UPLOADS_PER_MIN.",
+    responses=error_responses(413),
+)
+async def upload_batch(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: Analyst,
+    files: Annotated[list[UploadFile], File(description="The recordings, one part each.")],
+    options: Annotated[BatchIn, Form()],
+) -> BatchAccepted:
+    cap = runtime.settings.max_batch_files
+    if len(files) > cap:
+        raise InvalidInputError(
+            f"The batch has {len(files)} files; at most {cap} (MAX_BATCH_FILES).",
+            "Split it into smaller batches.",
+        )
+    names = [f.filename or "" for f in files]
+    per_file = batch_metadata(options.metadata, names)
+    agent = validate_agent(options.agent)
+    analysis = options.to_options()
+    validate_options(analysis)  # the batch's own options: wrong for every file, so refused
+    items: list[BatchItem] = []
+    for index, (upload, raw) in enumerate(zip(files, per_file, strict=True)):
+        handle, failure = None, None
+        try:
+            metadata = merge({"agent": agent} if agent else None, parse_metadata(raw))
+            submitted = await submit_upload(
+                runtime,
+                upload,
+                upload.filename,
+                analysis,
+                principal=principal,
+                metadata=metadata,
+                dedupe=not options.force,
+            )
+            handle = submitted.handle
+        except Exception as exc:  # this file's; the others go on (item_for says which)
+            failure = exc
+        items.append(item_for(request, index, client_name(upload.filename), handle, failure))
+    return batch_answer(items)
 
 
 @router.get("", summary="List calls, newest first", responses=error_responses())

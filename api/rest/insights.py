@@ -7,11 +7,13 @@ import asyncio
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import error_responses
+from api.rest.uploads import metadata_filter
 from core.calls.insights import AgentDetail, AgentSummary, Interval, TrendBucket
+from core.calls.metadata_filter import MetadataPairs
 
 router = APIRouter(tags=["insights"])
 
@@ -19,6 +21,7 @@ router = APIRouter(tags=["insights"])
 Since = Annotated[datetime | None, Query(description="Calls analysed at or after (ISO 8601).")]
 Until = Annotated[datetime | None, Query(description="Calls analysed before (ISO 8601).")]
 Bucket = Annotated[Interval, Query(description="day, week (from Monday) or month.")]
+Metadata = Annotated[MetadataPairs, Depends(metadata_filter)]
 
 
 @router.get(
@@ -30,9 +33,9 @@ Bucket = Annotated[Interval, Query(description="day, week (from Monday) or month
     responses=error_responses(),
 )
 async def list_agents(
-    runtime: RuntimeDep, since: Since = None, until: Until = None
+    runtime: RuntimeDep, since: Since = None, until: Until = None, metadata: Metadata = ()
 ) -> list[AgentSummary]:
-    return await asyncio.to_thread(runtime.insights.agents, since, until)
+    return await asyncio.to_thread(runtime.insights.agents, since, until, metadata)
 
 
 @router.get(
@@ -46,8 +49,9 @@ async def get_agent(
     since: Since = None,
     until: Until = None,
     interval: Bucket = "week",
+    metadata: Metadata = (),
 ) -> AgentDetail:
-    return await asyncio.to_thread(runtime.insights.agent, agent, since, until, interval)
+    return await asyncio.to_thread(runtime.insights.agent, agent, since, until, interval, metadata)
 
 
 @router.get(
@@ -56,6 +60,10 @@ async def get_agent(
     responses=error_responses(),
 )
 async def get_trends(
-    runtime: RuntimeDep, interval: Bucket = "week", since: Since = None, until: Until = None
+    runtime: RuntimeDep,
+    interval: Bucket = "week",
+    since: Since = None,
+    until: Until = None,
+    metadata: Metadata = (),
 ) -> list[TrendBucket]:
-    return await asyncio.to_thread(runtime.insights.trends, interval, since, until)
+    return await asyncio.to_thread(runtime.insights.trends, interval, since, until, metadata)

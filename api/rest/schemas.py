@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from core.analysis.pipeline import AnalysisOptions
 from core.calls.catalog import sentiment_label
 from core.domain import Resolution, Role
+from core.vocabularies.store import CallReplacements, CallTerms
 
 
 class ErrorDetail(BaseModel):
@@ -61,6 +62,8 @@ class AnalysisOptionsIn(BaseModel):
         "of birth, addresses, names) with typed tags in the stored transcript and silence it "
         "in the stored recording. Left out: the REDACT_PII setting.",
     )
+    terms: CallTerms = Field(default_factory=list)  # custom vocabulary (docs/vocabulary.md)
+    replacements: CallReplacements = Field(default_factory=list)
 
     agent: str | None = Field(
         default=None,
@@ -80,12 +83,18 @@ class JobLinks(BaseModel):
 
 
 class Accepted(BaseModel):
-    """A queued analysis job."""
+    """A queued analysis job; or, with ``duplicate``, the earlier one of the same call."""
 
     call_id: str
     job_id: str
-    status: Literal["queued"] = "queued"
+    status: Literal["queued", "duplicate"] = "queued"
     links: JobLinks
+    duplicate: bool = Field(
+        default=False,
+        description="True (answered 200, nothing queued): the same external_id or the same "
+        "audio was already analysed or queued; the ids and links are that call's. Send "
+        "force=true to analyse it again.",
+    )
 
 
 class CallSummary(BaseModel):
@@ -105,6 +114,9 @@ class CallSummary(BaseModel):
     summary: str | None
     categories: list[str] = Field(default_factory=list, description="Custom category names.")
     agent: str | None = Field(default=None, description="The agent given at upload, if any.")
+    metadata: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="The call's metadata as given at upload or ingest."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

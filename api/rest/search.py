@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.auth import Viewer
 from api.rest.deps import RuntimeDep
 from api.rest.schemas import SearchHit, SearchResults, error_responses
+from api.rest.uploads import metadata_filter
+from core.calls.metadata_filter import MetadataPairs
 from core.calls.search import MAX_K
 from core.domain import Role
 
@@ -31,10 +33,16 @@ async def search(
     min_score: Annotated[
         float | None, Query(description="Only hits scoring at least this (-1..1).")
     ] = None,
+    metadata: Annotated[MetadataPairs, Depends(metadata_filter)] = (),
 ) -> SearchResults:
     await runtime.limiter.hit("search", principal.rate_key)
     hits = await runtime.search.search(
-        q, k, call_id=call_id, role=role.value if role else None, min_score=min_score
+        q,
+        k,
+        call_id=call_id,
+        role=role.value if role else None,
+        min_score=min_score,
+        metadata=metadata,
     )
     return SearchResults(
         query=q,

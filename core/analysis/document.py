@@ -115,7 +115,8 @@ def build_document(
         warnings=list(result.warnings),
         redaction=None if result.redactions is None else redaction(result.redactions),
     )
-    # `redaction` is a key only with redaction on; `agent` and `qa` are added when the call
-    # is scored and stored (core/jobs/service.py).
-    absent = {"redaction", "agent", "qa"} if result.redactions is None else {"agent", "qa"}
+    # `redaction` is a key only with redaction on; `agent`, `metadata` and `qa` are added
+    # when the call is scored and stored (core/jobs/service.py).
+    stored = {"agent", "metadata", "qa"}
+    absent = stored | {"redaction"} if result.redactions is None else stored
     return document.model_dump(mode="json", exclude=absent)

@@ -9,11 +9,12 @@ embedding, llm) are retried once and then degrade into a warning.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,8 +28,17 @@ from core.analysis.alignment import (
     fit_to_turns,
     group_utterances,
 )
+from core.analysis.languages import is_english, unread
 from core.analysis.pii import PiiRedactor, Redaction
 from core.analysis.speaker_roles import assign_roles
+from core.analysis.vocabulary import (
+    ResolvedVocabulary,
+    Vocabulary,
+    VocabularySource,
+    dropped_warning,
+    replace_in_utterances,
+    resolve,
+)
 from core.domain import (
     Audio,
     AudioInfo,
@@ -125,6 +135,10 @@ class AnalysisOptions:
     max_speakers: int | None = None
     agent_channel: int | None = None  # None: the configured default
     redact_pii: bool | None = None  # None: the REDACT_PII setting
+    # The call's own vocabulary (core/analysis/vocabulary.py): terms, [{spoken, written}].
+    terms: tuple[str, ...] = ()
+    replacements: tuple[dict[str, str], ...] = ()
+    team: str | None = None  # set at job time from the call's metadata (its vocabulary)
 
     def diarization(self) -> DiarizationOptions:
         return DiarizationOptions(self.num_speakers, self.min_speakers, self.max_speakers)
@@ -241,8 +255,11 @@ class CallPipeline:
         optional_attempts: int = 2,
         redact_pii: bool = False,
         redactor: PiiRedactor | None = None,
+        vocabularies: VocabularySource | None = None,
     ) -> None:
-        """``redact_pii``: the default when a call's options leave it out (REDACT_PII)."""
+        """``redact_pii``: the default when a call's options leave it out (REDACT_PII);
+        ``vocabularies``: the stored custom vocabularies (none: only a call's own)."""
+        self.vocabularies = vocabularies
         self.diarizer = diarizer
         self.transcriber = transcriber
         self.sentiment = sentiment
@@ -283,15 +300,16 @@ class CallPipeline:
         call = _CallRun(on_event or _ignore)
         diarization = await self._diarize(call, audio, options)
         utterances, language = await self._asr(call, audio, diarization, options)
-        speakers, by_channel = self._roles(call, diarization, utterances, options)
-        redactions = self._redact(call, utterances, options)
-        await self._sentiment(call, utterances)
-        vectors = await self._embed(call, utterances)
+        speakers, by_channel = self._roles(call, diarization, utterances, options, language)
+        redactions = self._redact(call, utterances, options, language)
+        await self._sentiment(call, utterances, language)
+        vectors = await self._embed(call, utterances, language)
         metrics = self._metrics(call, audio, speakers, utterances)
         analysis = await self._llm(call, audio, language, speakers, utterances)
         if analysis is not None and self._apply_model(analysis, speakers, utterances, by_channel):
             # talk ratios by role, sentiment means and trends follow the model
             metrics = conversation_metrics.compute(utterances, speakers, audio.duration_s)
+        self._model_sentiment_stands_in(call, analysis)
         call.emit(ProgressEvent("metrics", 1.0, "done"))
         return CallResult(
             audio=audio.info,
@@ -324,10 +342,23 @@ class CallPipeline:
     ) -> tuple[list[Utterance], str]:
         """What was said (required), its words given to the speakers, grouped in utterances."""
         with call.stage("asr", self.transcriber, starting="transcribing") as rec:
+            vocabulary = await self._vocabulary(options)
+            detected: dict[str, str] = {}
             utterances, language = await self._transcribe(
-                audio, diarization, options, call.reporter("asr")
+                audio,
+                diarization,
+                replace(options, terms=vocabulary.terms),
+                call.reporter("asr"),
+                detected,
             )
             rec["language"] = language
+            if vocabulary:
+                replaced = replace_in_utterances(utterances, vocabulary)
+                rec["vocabulary"] = vocabulary.record(replaced)
+                if vocabulary.dropped_terms:
+                    call.warnings.append(dropped_warning(vocabulary))
+            if len(set(detected.values())) > 1:  # dual-channel parties who spoke apart
+                rec["languages"] = detected
         if not utterances:
             call.warnings.append("No speech was recognised in the recording.")
         return utterances, language
@@ -338,8 +369,10 @@ class CallPipeline:
         diarization: Diarization,
         utterances: list[Utterance],
         options: AnalysisOptions,
+        language: str = "",
     ) -> tuple[list[Speaker], bool]:
-        """Agent and customer: by channel in dual-channel calls, by content otherwise.
+        """Agent and customer: by channel in dual-channel calls, by content otherwise (its
+        phrases are English: in another language, who speaks first is the agent).
         Returns the speakers and whether the roles came from the channels."""
         agent_channel = (
             self.agent_channel if options.agent_channel is None else options.agent_channel
@@ -352,6 +385,7 @@ class CallPipeline:
                 speaker_ids,
                 channel_of=diarization.channel_of,
                 agent_channel=agent_channel,
+                language=language,
             )
             speakers = [
                 Speaker(
@@ -361,11 +395,17 @@ class CallPipeline:
             ]
             for u in utterances:
                 u.role = roles.get(u.speaker, Role.UNKNOWN)
-            rec["method"] = "channel" if by_channel else "content"
+            rec["method"] = (
+                "channel" if by_channel else "content" if is_english(language) else "first speaker"
+            )
         return speakers, by_channel
 
     def _redact(
-        self, call: _CallRun, utterances: list[Utterance], options: AnalysisOptions
+        self,
+        call: _CallRun,
+        utterances: list[Utterance],
+        options: AnalysisOptions,
+        language: str = "",
     ) -> list[Redaction] | None:
         """PII redaction, when asked: before anything else reads the text (sentiment,
         embedding, the llm, the document), so the words it replaces go no further than this
@@ -375,11 +415,27 @@ class CallPipeline:
         with call.stage("redaction", reported=False) as rec:
             redactions = self.redactor.redact(utterances)
             rec["entities"] = len(redactions)
+            if not is_english(language):
+                rec["language_supported"] = False
+                call.warnings.append(
+                    f"redaction: its cue words and spoken numbers are English (call language "
+                    f"{language}); only runs of written digits (by their length) and written "
+                    "e-mail addresses were found."
+                )
         return redactions
 
-    async def _sentiment(self, call: _CallRun, utterances: list[Utterance]) -> None:
-        """Sentiment per utterance (optional)."""
+    async def _sentiment(
+        self, call: _CallRun, utterances: list[Utterance], language: str = ""
+    ) -> None:
+        """Sentiment per utterance (optional); none, and the document says why, in a
+        language the engine does not read (a model in the llm stage may label it)."""
         texts = [u.text for u in utterances]
+        unavailable = unread("sentiment", self.sentiment, language)
+        if unavailable is not None:
+            with call.stage("sentiment", self.sentiment) as rec:
+                rec.update(unavailable[0])
+            call.warnings.append(unavailable[1])
+            return
         with call.stage("sentiment", self.sentiment) as rec:
             sentiments = (
                 await self._optional(
@@ -392,10 +448,22 @@ class CallPipeline:
         for u, s in zip(utterances, sentiments or [], strict=False):
             u.sentiment = s
 
-    async def _embed(self, call: _CallRun, utterances: list[Utterance]) -> np.ndarray | None:
-        """A vector per utterance, for search (optional)."""
+    async def _embed(
+        self, call: _CallRun, utterances: list[Utterance], language: str = ""
+    ) -> np.ndarray | None:
+        """A vector per utterance, for search (optional). An English model still embeds a
+        call in another language (search then matches its wording more than its meaning):
+        the stage's entry and a warning say so."""
         texts = [u.text for u in utterances]
+        weaker = unread("embedding", self.embedder, language) if texts else None
+        if weaker is not None:
+            call.warnings.append(
+                f"embedding: {weaker[0]['reason']}; search over this call matches its "
+                "wording more than its meaning."
+            )
         with call.stage("embedding", self.embedder) as rec:
+            if weaker is not None:
+                rec["language_supported"] = False
             vectors = (
                 await self._optional("embedding", call.warnings, lambda: self.embedder.embed(texts))
                 if texts
@@ -450,7 +518,29 @@ class CallPipeline:
         changed = apply_model_roles(analysis, speakers, utterances, by_channel=by_channel)
         return apply_model_sentiment(analysis, utterances) or changed
 
+    @staticmethod
+    def _model_sentiment_stands_in(call: _CallRun, analysis: CallAnalysis | None) -> None:
+        """Where the sentiment stage could not read the call's language and the model
+        labelled the utterances, its entry and its warning say so."""
+        entry = call.stages.get("sentiment") or {}
+        if entry.get("available") is not False or analysis is None:
+            return
+        if not analysis.utterance_sentiment:
+            return
+        entry["labelled_by"] = "llm"
+        note = f"sentiment: labelled by the llm stage's model ({entry.get('reason', '')})."
+        call.warnings[:] = [
+            note if w.startswith("sentiment is unavailable:") else w for w in call.warnings
+        ]
+
     # -------------------------------------------------------------------- helpers
+    async def _vocabulary(self, options: AnalysisOptions) -> ResolvedVocabulary:
+        """The call's own vocabulary merged with its team's and the global ones."""
+        stored: list[Vocabulary] = []
+        if self.vocabularies is not None:
+            stored = await asyncio.to_thread(self.vocabularies.for_call, options.team)
+        return resolve(options.terms, options.replacements, stored)
+
     @staticmethod
     def _error(value: Any, texts: list[str]) -> dict[str, Any]:
         if value is None and texts:
@@ -497,8 +587,10 @@ class CallPipeline:
         diarization: Diarization,
         options: AnalysisOptions,
         progress: Callable[[float, str], None],
+        detected: dict[str, str] | None = None,
     ) -> tuple[list[Utterance], str]:
-        asr_options = TranscriptionOptions(language=options.language)
+        """``detected``: filled with each dual-channel speaker's own detected language."""
+        asr_options = TranscriptionOptions(language=options.language, terms=tuple(options.terms))
         if diarization.method == "channel" and diarization.channel_of:
             # Dual-channel: transcribe each party's own channel, so overlapping speech
             # is heard; words outside the party's turns but inside the other's are bleed.
@@ -515,6 +607,8 @@ class CallPipeline:
                 )
                 words = filter_channel_words(transcript.words, speaker, diarization.turns)
                 languages.append((len(words), transcript.language))
+                if detected is not None and words:
+                    detected[speaker] = transcript.language
                 assigned += [SpeakerWord(speaker, w) for w in words]
             language = max(languages)[1] if languages else (options.language or "")
             return group_utterances(assigned), language

@@ -10,6 +10,11 @@ nonsense falls back to the rules, and the result says which method scored it.
 
 An item is ``passed`` (true/false) or not applicable (null: an apology when the customer
 was never unhappy); the score is the weighted share of applicable items passed, 0 to 100.
+
+The default checklist's phrases are English: on a call in another language the rules do not
+score it (every item null, no score, ``method`` ``unavailable`` and a ``reason``) rather than
+fail every item. A scorecard file may name its ``language``; one that does not is taken to
+be written for the calls it scores.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.analysis.languages import base_language, is_english
 from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -46,6 +52,15 @@ class Item:
 class Scorecard:
     name: str
     items: tuple[Item, ...] = field(default_factory=tuple)
+    language: str | None = None  # the language of the phrases; None: the calls' own
+
+    def reads(self, language: str | None) -> bool:
+        """Whether the phrase rules apply to a call in ``language``."""
+        if self.language is None:
+            return True
+        if is_english(self.language):
+            return is_english(language)
+        return base_language(language) == base_language(self.language)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scorecard:
@@ -65,7 +80,8 @@ class Scorecard:
                 raise InvalidInputError(
                     f"Item {item.id}: applies must be always or customer_negative."
                 )
-        return cls(str(data.get("name") or "custom"), items)
+        language = data.get("language")
+        return cls(str(data.get("name") or "custom"), items, str(language) if language else None)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Scorecard:
@@ -80,7 +96,10 @@ class Scorecard:
             ) from None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "items": [asdict(i) for i in self.items]}
+        out: dict[str, Any] = {"name": self.name, "items": [asdict(i) for i in self.items]}
+        if self.language is not None:
+            out["language"] = self.language
+        return out
 
 
 DEFAULT_SCORECARD = Scorecard(
@@ -183,6 +202,7 @@ DEFAULT_SCORECARD = Scorecard(
             within_last_s=45.0,
         ),
     ),
+    language="en",
 )
 
 
@@ -253,8 +273,23 @@ class QAScorer:
         self.llm = llm
 
     def score_by_rules(self, document: dict[str, Any]) -> dict[str, Any]:
+        language = document.get("language")
+        if not self.scorecard.reads(language):
+            return self.unavailable(document, str(language))
         evidence = {item.id: rule_evidence(item, document) for item in self.scorecard.items}
         return result(self.scorecard, document, evidence, "rules")
+
+    def unavailable(self, document: dict[str, Any], language: str) -> dict[str, Any]:
+        """Not scored: the checklist's phrases are in another language than the call."""
+        scored = result(self.scorecard, document, {}, "unavailable")
+        scored["score"] = None
+        for item in scored["items"]:
+            item["passed"], item["evidence"] = None, None
+        scored["reason"] = (
+            f"the {self.scorecard.name} scorecard's phrases are in {self.scorecard.language}; "
+            f"call language {language}"
+        )
+        return scored
 
     async def score(self, document: dict[str, Any]) -> dict[str, Any]:
         if self.llm is None or not document.get("utterances"):
@@ -264,7 +299,8 @@ class QAScorer:
         except Exception as exc:  # the rules stand in; the result says so
             log.warning("qa: the LLM could not score the call (%s); scoring by rules", exc)
             scored = self.score_by_rules(document)
-            scored["method"] = "rules (llm failed)"
+            if scored["method"] == "rules":
+                scored["method"] = "rules (llm failed)"
             return scored
         return result(self.scorecard, document, evidence, "llm")
 

@@ -71,7 +71,10 @@ class Utterance(_Open):
     start: float
     end: float
     text: str
-    sentiment: Sentiment | None = Field(description="Null when the sentiment stage failed.")
+    sentiment: Sentiment | None = Field(
+        description="Null when the sentiment stage failed, or could not read the call's "
+        "language (docs/languages.md)."
+    )
     words: list[Word]
 
 
@@ -122,7 +125,8 @@ class Analysis(_Open):
     sources: dict[str, str] = Field(
         default_factory=dict,
         description="For each field (summary, reason, resolution, conflict, action_items, "
-        "topics, sentiment, roles, profanity): `model` or `rules`.",
+        "topics, sentiment, roles, profanity): `model`, `rules`, or `unavailable` (left "
+        "empty: the rules read English only and the call is in another language).",
         examples=[{"summary": "model", "profanity": "rules"}],
     )
 
@@ -155,7 +159,11 @@ class QAItem(_Open):
 
 class QAResult(_Open):
     scorecard: str
-    method: str = Field(examples=["rules", "llm"])
+    method: str = Field(
+        description="`rules`, `llm`, or `unavailable`: not scored, because the scorecard's "
+        "phrases are in another language than the call (a `reason` key then says so).",
+        examples=["rules", "llm", "unavailable"],
+    )
     score: float | None = Field(description="Weighted share of applicable items passed, 0-100.")
     items: list[QAItem]
 
@@ -181,6 +189,12 @@ class CallDocument(_Open):
         default=None, description="Only when PII redaction was on (REDACT_PII or redact_pii)."
     )
     agent: str | None = Field(default=None, description="The agent given at upload, if any.")
+    metadata: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="The call's metadata as given at upload or ingest (agent, team, queue, "
+        "direction, customer_id, external_id, started_at, and any key of your own).",
+        examples=[{"agent": "a-17", "team": "billing", "external_id": "C-1001"}],
+    )
     qa: QAResult | None = Field(
         default=None, description="The QA scorecard, scored when the call was analysed."
     )

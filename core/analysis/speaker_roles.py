@@ -11,6 +11,10 @@ after a transfer is an agent; a relative the customer hands the phone to is a cu
 Besides the phrases, what was said just before they first speak counts (an agent saying
 "let me get my supervisor", a customer saying "I'll put him on"), as does what they say
 ("our technicians", "your account" against "my son"). How they are addressed is not read.
+
+The phrases are English: in a call in another language they are not read (a word such as
+"supervisor" would match by chance), and who speaks first is the agent (the one who answers
+an inbound call), the other of two speakers the customer.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.analysis.languages import is_english
 from core.domain import Role, Utterance
 
 AGENT_PHRASES = (
@@ -194,8 +199,10 @@ def assign_roles(
     *,
     channel_of: dict[str, int] | None = None,
     agent_channel: int | None = 0,
+    language: str | None = None,
 ) -> dict[str, Role]:
-    """Map each speaker id to a role."""
+    """Map each speaker id to a role (``language``: the call's; English phrases are read
+    only in English calls, or when it is not known)."""
     if not speakers:
         return {}
     if channel_of and agent_channel is not None and len(channel_of) >= 2:
@@ -204,7 +211,12 @@ def assign_roles(
             for s in speakers
         }
 
-    evidence = score_speakers(utterances)
+    english = is_english(language)
+    evidence = (
+        score_speakers(utterances)
+        if english
+        else {u.speaker: RoleEvidence(0.0, 0.0) for u in utterances}
+    )
     none = RoleEvidence(0.0, 0.0)
     spoken = [s for s in speakers if s in evidence]
     roles = {s: Role.UNKNOWN for s in speakers}
@@ -235,7 +247,7 @@ def assign_roles(
         words[u.speaker] += len(u.words)
     customer = max(others, key=lambda s: (-evidence[s].net, words[s]))
     roles[customer] = Role.CUSTOMER
-    sides = side_evidence(utterances)
+    sides = side_evidence(utterances) if english else {}
     for s in others:
         if s != customer:
             net = evidence[s].net + sides.get(s, 0.0)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.adapters.cache import CallDocumentCache
+from core.calls.metadata_filter import MetadataPairs, combine
 from core.errors import InvalidInputError, NotFoundError
 from core.jobs.status import JOB_STATUSES
 from core.persistence.database import Database
@@ -40,6 +41,8 @@ class CallFilters:
     created_before: datetime | None = None
     category: str | None = None  # a custom category's name (core/categories/rules.py)
     agent: str | None = None  # the agent given at upload, exactly
+    # (key, value) pairs of the call's metadata, each exactly (core/calls/metadata_filter.py)
+    metadata: MetadataPairs = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class CallSummary:
     summary: str | None
     categories: list[str] = field(default_factory=list)  # custom categories' names
     agent: str | None = None  # the agent given at upload
+    metadata: dict[str, Any] = field(default_factory=dict)  # as given at upload or ingest
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class CallCatalog:
             created_before=f.created_before,
             category=None if f.category is None else f.category.strip().lower(),
             agent=None if f.agent is None else f.agent.strip(),
+            metadata=combine(f.metadata),
         )
 
     @staticmethod
@@ -158,7 +163,14 @@ class CallCatalog:
             summary=analysis.get("summary"),
             categories=list(categories or []),
             agent=row.agent,
+            metadata=dict(row.meta or {}),
         )
+
+    def matching_ids(self, filters: CallFilters) -> set[str]:
+        """The ids of every live call the filters match."""
+        criteria = self._criteria(filters)
+        with UnitOfWork(self.database) as uow:
+            return uow.calls.ids(criteria)
 
     # ---------------------------------------------------------------- one call
     def document(self, call_id: str) -> dict[str, Any]:

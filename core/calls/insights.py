@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.calls.metadata_filter import MetadataPairs, combine
 from core.errors import InvalidInputError
 from core.persistence.database import Database
 from core.persistence.models import CallRow
@@ -126,20 +127,27 @@ class Insights:
         since: datetime | None,
         until: datetime | None,
         agent: str | None = None,
+        metadata: MetadataPairs = (),
     ) -> list[tuple[CallRow, list[str]]]:
         if since and until and since >= until:
             raise InvalidInputError("since must be earlier than until.")
         with UnitOfWork(self.database) as uow:
-            rows = uow.calls.in_period(since, until, agent=agent, limit=MAX_CALLS)
+            rows = uow.calls.in_period(
+                since, until, agent=agent, metadata=combine(metadata), limit=MAX_CALLS
+            )
             names = uow.categories.names_for([r.id for r in rows])
             return [(r, sorted(names.get(r.id, []))) for r in rows]
 
     def agents(
-        self, since: datetime | None = None, until: datetime | None = None
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        metadata: MetadataPairs = (),
     ) -> list[AgentSummary]:
-        """Every agent with calls in the period, most calls first."""
+        """Every agent with calls in the period (with all ``metadata`` pairs), most calls
+        first."""
         stats: dict[str, AgentStats] = {}
-        for row, _ in self._calls(since, until):
+        for row, _ in self._calls(since, until, metadata=metadata):
             if not row.agent:
                 continue
             entry = stats.setdefault(row.agent, AgentStats(row.agent))
@@ -153,9 +161,10 @@ class Insights:
         since: datetime | None = None,
         until: datetime | None = None,
         interval: Interval = "week",
+        metadata: MetadataPairs = (),
     ) -> AgentDetail:
         """One agent's means, and the same means per bucket."""
-        rows = self._calls(since, until, agent=agent)
+        rows = self._calls(since, until, agent=agent, metadata=metadata)
         total = AgentStats(agent)
         buckets: dict[datetime, AgentStats] = {}
         for row, _ in rows:
@@ -180,11 +189,12 @@ class Insights:
         interval: Interval = "week",
         since: datetime | None = None,
         until: datetime | None = None,
+        metadata: MetadataPairs = (),
     ) -> list[TrendBucket]:
         """Per bucket: calls, mean customer sentiment, mean QA score, topic and category
         counts (most frequent first)."""
         buckets: dict[datetime, dict[str, Any]] = {}
-        for row, categories in self._calls(since, until):
+        for row, categories in self._calls(since, until, metadata=metadata):
             start = bucket_start(row.created_at, interval)
             b = buckets.setdefault(
                 start,

@@ -16,7 +16,7 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -24,15 +24,18 @@ from cachetools import LRUCache
 from sqlalchemy.exc import DBAPIError
 
 from core.calls.batching import MicroBatcher
+from core.calls.metadata_filter import MetadataPairs, combine
 from core.domain import Role
 from core.errors import InvalidInputError
 from core.persistence.database import Database
+from core.persistence.repositories.calls import CallCriteria
 from core.persistence.repositories.search import (
     Fingerprint,
     IndexSnapshot,
     SearchRepository,
     VectorRow,
 )
+from core.persistence.unit_of_work import UnitOfWork
 from core.ports import Embedder
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,8 @@ class _Query:
     call_id: str | None
     role: str | None
     min_score: float | None
+    metadata: MetadataPairs = ()  # only calls with every one of these pairs
+    calls: frozenset[str] | None = None  # numpy: those calls' ids, found before ranking
 
 
 def pgvector_available(database: Database) -> bool:
@@ -183,7 +188,10 @@ class _NumpyIndex:
             n, cols = self._n, self._cols
             call_code = None if q.call_id is None else self._call_codes.get(q.call_id, -1)
             role_code = None if q.role is None else self._role_codes.get(q.role, -1)
-        if n == 0 or call_code == -1 or role_code == -1:
+            among = None
+            if q.calls is not None:
+                among = [self._call_codes[c] for c in q.calls if c in self._call_codes]
+        if n == 0 or call_code == -1 or role_code == -1 or among == []:
             return []
         with _SCAN:
             ids, scores = cols["ids"][:n], cols["vectors"][:n] @ q.vector
@@ -192,6 +200,9 @@ class _NumpyIndex:
             if code is not None:
                 hit = cols[name][:n] == code
                 mask = hit if mask is None else mask & hit
+        if among is not None:
+            hit = np.isin(cols["calls"][:n], among)
+            mask = hit if mask is None else mask & hit
         rows = np.arange(n) if mask is None else np.flatnonzero(mask)
         if len(rows) > q.k:
             rows = rows[np.argpartition(-scores[rows], q.k - 1)[: q.k]]
@@ -229,7 +240,12 @@ class _PgvectorIndex:
 
     def query(self, q: _Query) -> list[tuple[int, float]]:
         return self._store.rank_pgvector(
-            q.vector, q.k, call_id=q.call_id, role=q.role, min_score=q.min_score
+            q.vector,
+            q.k,
+            call_id=q.call_id,
+            role=q.role,
+            min_score=q.min_score,
+            metadata=q.metadata,
         )
 
 
@@ -297,8 +313,10 @@ class SemanticSearch:
         call_id: str | None = None,
         role: str | None = None,
         min_score: float | None = None,
+        metadata: MetadataPairs = (),
     ) -> list[SearchHit]:
-        """The ``k`` utterances most similar to ``query``, best first."""
+        """The ``k`` utterances most similar to ``query``, best first; only of calls with
+        every ``metadata`` (key, value) pair when given."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("The search query is empty.", "Pass some words to look for.")
         if len(query) > MAX_QUERY_CHARS:
@@ -312,7 +330,8 @@ class SemanticSearch:
             raise InvalidInputError(f"Unknown role {role!r}.", f"Use one of {roles}.")
         if min_score is not None and not (math.isfinite(min_score) and -1 <= min_score <= 1):
             raise InvalidInputError(f"min_score={min_score!r}.", "A cosine score lies in -1..1.")
-        q = _Query(await self._query_vector(query.strip()), k, call_id, role, min_score)
+        pairs = combine(metadata)
+        q = _Query(await self._query_vector(query.strip()), k, call_id, role, min_score, pairs)
         return await asyncio.to_thread(self._search, q)
 
     async def _query_vector(self, query: str) -> np.ndarray:
@@ -326,7 +345,12 @@ class SemanticSearch:
 
     def _search(self, q: _Query) -> list[SearchHit]:
         """Rank, then read the hits' details in one query; rows deleted meanwhile drop out."""
-        if not (ranked := self._refresh(len(q.vector)).query(q)):
+        index = self._refresh(len(q.vector))
+        if q.metadata and index.backend == "numpy":  # pgvector filters in its own query
+            with UnitOfWork(self._database) as uow:
+                calls = uow.calls.ids(CallCriteria(metadata=q.metadata))
+            q = replace(q, calls=frozenset(calls))
+        if not (ranked := index.query(q)):
             return []
         rows = self._store.hits([i for i, _ in ranked])
         hits = []

@@ -25,6 +25,7 @@ from core.persistence.database import Database
 from core.persistence.models import CategoryRow, utcnow
 from core.persistence.repositories import CallRepository, as_utc
 from core.persistence.unit_of_work import UnitOfWork
+from core.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ class CategoryStore:
         names of the categories it matched (none for a deleted or unknown call)."""
         with UnitOfWork(self.database) as uow:
             uow.categories.untag_call(call_id)
-            if not uow.calls.is_live(call_id):
+            call = uow.calls.find(call_id)
+            if call is None or call.deleted_at is not None:
                 return []
             now = utcnow()
             matched = []
@@ -148,6 +150,9 @@ class CategoryStore:
                 if self._matches(row, document):
                     uow.categories.tag(call_id, row.id, now)
                     matched.append(row.name)
+                    webhook_events.category_matched(
+                        uow, call_id, row.id, row.name, filename=call.filename, metadata=call.meta
+                    )
             return matched
 
     def apply(self, category_id: str) -> ApplyResult:
@@ -170,12 +175,22 @@ class CategoryStore:
                 if not calls:
                     break
                 ids = [c.id for c in calls]
+                before = uow.categories.tagged(category_id, ids)
                 uow.categories.untag(category_id, ids)
                 now = utcnow()
                 for call in calls:
                     if matches(rule, CallRepository.to_document(call)):
                         uow.categories.tag(call.id, category_id, now)
                         matched += 1
+                        if call.id not in before:  # a webhook for a new match only
+                            webhook_events.category_matched(
+                                uow,
+                                call.id,
+                                category_id,
+                                name,
+                                filename=call.filename,
+                                metadata=call.meta,
+                            )
                 scanned += len(calls)
                 after = ids[-1]
         return ApplyResult(category_id=category_id, name=name, scanned=scanned, matched=matched)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
@@ -24,6 +25,7 @@ from opentelemetry.context import Context
 
 from core.errors import DatabaseUnavailableError, JobDeferred
 from core.jobs.service import AnalysisService
+from core.persistence.models import JobRow
 from core.persistence.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -54,9 +56,18 @@ def crashed_reason(attempts: int) -> str:
 class LocalJobQueue:
     backend = "local"
 
-    def __init__(self, service: AnalysisService, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        service: AnalysisService,
+        concurrency: int = 1,
+        *,
+        claim: Callable[[JobRow], bool] | None = None,
+    ) -> None:
+        """``claim``: which jobs a previous process left unfinished this queue takes over
+        at start (default: all; `callytics ingest` takes only its own)."""
         self.service = service
         self.concurrency = max(1, concurrency)
+        self.claim = claim
         self._queue: asyncio.Queue[str] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._running: set[str] = set()
@@ -88,6 +99,8 @@ class LocalJobQueue:
         with UnitOfWork(self.service.database) as uow:
             jobs = uow.jobs
             for job in jobs.unfinished():
+                if self.claim is not None and not self.claim(job):
+                    continue
                 if job.status == "running" and job.attempts >= self.service.max_attempts:
                     jobs.finish(job.id, error=crashed_reason(job.attempts))
                     if job.kind == "analyze":

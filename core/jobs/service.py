@@ -46,6 +46,7 @@ from core.persistence.database import Database
 from core.persistence.models import JobRow, utcnow
 from core.persistence.repositories import JobRepository, as_utc
 from core.persistence.unit_of_work import UnitOfWork
+from core.webhooks import events as webhook_events
 
 _tracer = trace.get_tracer("callytics.jobs")
 
@@ -81,6 +82,9 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # shown in each job's "star
 class JobHandle:
     job_id: str
     call_id: str
+    # True when nothing was queued: the same call (external id) or the same audio was
+    # already analysed or is being analysed; the ids are that job's and call's.
+    duplicate: bool = False
 
 
 def _progress(job_id: str, event: ProgressEvent, repo: JobRepository) -> JobEvent:
@@ -174,15 +178,27 @@ class AnalysisService:
         self.qa = qa
 
     # ----------------------------------------------------------------- events
-    async def record(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
-        """Apply one job change in its own transaction, then publish its event."""
-        event = await asyncio.to_thread(self._commit, change)
+    async def record(
+        self,
+        change: Callable[[JobRepository], JobEvent],
+        also: Callable[[UnitOfWork], object] | None = None,
+    ) -> JobEvent:
+        """Apply one job change in its own transaction (with ``also``, e.g. its webhook
+        event in the outbox), then publish its event."""
+        event = await asyncio.to_thread(self._commit, change, also)
         await self.publish(event)
         return event
 
-    def _commit(self, change: Callable[[JobRepository], JobEvent]) -> JobEvent:
+    def _commit(
+        self,
+        change: Callable[[JobRepository], JobEvent],
+        also: Callable[[UnitOfWork], object] | None = None,
+    ) -> JobEvent:
         with UnitOfWork(self.database) as uow:
-            return change(uow.jobs)
+            event = change(uow.jobs)
+            if also is not None:
+                also(uow)
+            return event
 
     async def publish(self, event: JobEvent) -> None:
         try:
@@ -220,13 +236,27 @@ class AnalysisService:
         move: bool = False,
         submitted_by: str | None = None,
         agent: str | None = None,
-    ) -> tuple[JobHandle, JobEvent]:
+        metadata: dict[str, Any] | None = None,
+        dedupe: bool = False,
+    ) -> tuple[JobHandle, JobEvent | None]:
         """Check the recording, keep it, and queue a job for it. Bad input raises before
         anything is stored. ``move`` hands the file over (an upload's temporary file);
-        ``submitted_by`` becomes the call's ``created_by``."""
+        ``submitted_by`` becomes the call's ``created_by``; ``metadata`` (checked by
+        core.calls.metadata) goes with the call, ``agent`` into it.
+
+        With ``dedupe``, a call already analysed (or queued) with the same ``external_id``
+        or the same audio is not queued again: its handle comes back with ``duplicate``
+        set and no event, and nothing is stored."""
         path = Path(path)
         # The stored file's extension is the detected container's, not the client's.
         suffix = self.prober(path).suffix if self.prober is not None else path.suffix
+        metadata = dict(metadata or {})
+        agent = agent or metadata.get("agent")
+        if agent:
+            metadata["agent"] = agent
+        sha = file_sha256(path)
+        if dedupe and (same := self.find_same(metadata.get("external_id"), sha)) is not None:
+            return same, None
         handle = JobHandle(job_id=str(uuid.uuid4()), call_id=str(uuid.uuid4()))
         name = filename or path.name
         stored: Path | None = None
@@ -242,12 +272,25 @@ class AnalysisService:
                     str(stored or path.resolve()),
                     submitted_by=submitted_by,
                     agent=agent,
+                    metadata=metadata,
+                    content_sha256=sha,
                 )
         except BaseException:
             if self.audio_store is not None:
                 self.audio_store.remove(stored)
             raise
         return handle, event
+
+    def find_same(self, external_id: str | None, content_sha256: str) -> JobHandle | None:
+        """The call (or queued job) with this external id or this audio, if there is one."""
+        with UnitOfWork(self.database) as uow:
+            call = uow.calls.same_as(external_id, content_sha256)
+            if call is not None:
+                return JobHandle(job_id=call.job_id or "", call_id=call.id, duplicate=True)
+            job = uow.jobs.pending_like(external_id, content_sha256)
+            if job is not None:
+                return JobHandle(job_id=job.id, call_id=job.call_id, duplicate=True)
+        return None
 
     def reanalyze(
         self,
@@ -276,6 +319,8 @@ class AnalysisService:
                 kind="reanalyze",
                 submitted_by=submitted_by,
                 agent=call.agent,
+                metadata=call.meta,
+                content_sha256=call.content_sha256,
             )
         return handle
 
@@ -317,7 +362,9 @@ class AnalysisService:
                 document = uow.calls.document(job.call_id)
             if document is not None:
                 return document
-        options = AnalysisOptions(**job.options)
+        # The call's team (its metadata) picks the team's custom vocabulary, at job time.
+        team = (job.meta or {}).get("team")
+        options = AnalysisOptions(**{**job.options, "team": str(team) if team else None})
         started = time.perf_counter()
         emit = on_event or (lambda _e: None)
         await self.record(lambda repo: repo.start(job_id, WORKER_ID))
@@ -391,7 +438,10 @@ class AnalysisService:
 
     async def _fail(self, job: JobRow, reason: str) -> None:
         log.error("job %s failed: %s", job.id, reason)
-        await self.record(lambda repo: repo.finish(job.id, error=reason))
+        await self.record(
+            lambda repo: repo.finish(job.id, error=reason),
+            lambda uow: webhook_events.job_failed(uow, job, reason),
+        )
         if job.kind == "analyze":
             self.discard_audio(job.audio_path)
 
@@ -439,7 +489,9 @@ class AnalysisService:
             audio_path = redacted_audio or (job.audio_path if job is not None else None)
             actor = job.submitted_by if job is not None else None
             agent = job.agent if job is not None else None
+            metadata = (job.meta if job is not None else None) or {}
             document["agent"] = agent
+            document["metadata"] = metadata
             created_by = actor
             if kind == "reanalyze":
                 old = calls.get(call_id)
@@ -465,7 +517,9 @@ class AnalysisService:
                 created_by=created_by,
                 updated_by=actor,
                 agent=agent,
+                metadata=metadata,
             )
+            webhook_events.job_succeeded(uow, job, job_id, document)  # the outbox, same commit
             return jobs.finish(job_id)
 
     async def analyze_file(
@@ -475,11 +529,24 @@ class AnalysisService:
         filename: str | None = None,
         options: AnalysisOptions | None = None,
         on_event: EventSink | None = None,
+        metadata: dict[str, Any] | None = None,
+        dedupe: bool = False,
     ) -> dict[str, Any]:
-        """Analyse one recording now and store it (the CLI). Returns the result document."""
+        """Analyse one recording now and store it (the CLI). Returns the result document;
+        with ``dedupe``, the stored one of the same call or audio when there is one."""
         handle, _ = await asyncio.to_thread(
-            self.submit, Path(path), filename=filename, options=options
+            self.submit,
+            Path(path),
+            filename=filename,
+            options=options,
+            metadata=metadata,
+            dedupe=dedupe,
         )
+        if handle.duplicate:
+            with UnitOfWork(self.database) as uow:
+                document = uow.calls.document(handle.call_id)
+            if document is not None:
+                return document
         return await self.execute(handle.job_id, on_event, defer=False)  # no queue to wait in
 
     # ----------------------------------------------------------------- delete
@@ -491,6 +558,7 @@ class AnalysisService:
             if row is None:
                 raise uow.calls.missing(call_id)
             audio_path = row.audio_path
+            webhook_events.call_deleted(uow, row, deleted_by)
             uow.calls.tombstone(call_id, deleted_by)
             uow.jobs.delete_for_call(call_id)
         self.discard_audio(audio_path)

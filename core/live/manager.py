@@ -52,6 +52,7 @@ from core.persistence.repositories.common import as_utc
 from core.persistence.repositories.live import OPEN_STATUSES
 from core.persistence.unit_of_work import UnitOfWork
 from core.ports import SentimentAnalyzer, StreamingTranscriber, VoiceEmbedder
+from core.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +390,8 @@ class LiveManager:
         except CallyticsError as exc:
             log.warning("live %s: the recording was not submitted: %s", path.stem, exc)
             return None, None, str(exc)
-        await self._publish_job(event)
+        if event is not None:  # always: a live recording is not deduplicated
+            await self._publish_job(event)
         await self.enqueue(handle.job_id)
         return handle.job_id, handle.call_id, None
 
@@ -444,8 +446,14 @@ class LiveManager:
             uow.live_calls.add(row)
 
     def _update(self, live_id: str, **fields: Any) -> None:
+        """Change the row; alerts new in its snapshot go to the webhook outbox with it."""
         with UnitOfWork(self.database) as uow:
-            uow.live_calls.update(live_id, **fields)
+            row = uow.live_calls.get(live_id)
+            saved = len((row.snapshot or {}).get("alerts") or []) if row is not None else 0
+            row = uow.live_calls.update(live_id, **fields)
+            if row is not None and "snapshot" in fields:
+                for alert in (fields["snapshot"] or {}).get("alerts", [])[saved:]:
+                    webhook_events.live_alert(uow, live_id, row.agent, alert)
 
     async def _save(self, live_id: str, snapshot: dict[str, Any], seconds: float) -> None:
         try:

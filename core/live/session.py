@@ -34,6 +34,7 @@ import numpy as np
 from core.analysis import conversation, pii
 from core.analysis.alignment import join_words
 from core.analysis.document import utterance_dict
+from core.analysis.languages import reads
 from core.analysis.speaker_roles import assign_roles
 from core.categories.rules import Condition, PhraseCondition, matches
 from core.domain import (
@@ -308,7 +309,8 @@ class LiveSession:
         found = pii.PiiRedactor().redact([probe])
         if self.options.redact_pii and found:
             utterance = probe
-        if self.sentiment is not None and utterance.text:
+        # An English-only engine gives a call in another language no sentiment, not a guess.
+        if self.sentiment is not None and utterance.text and reads(self.sentiment, self.language):
             try:
                 utterance.sentiment = (await self.sentiment.analyze([utterance.text]))[0]
             except Exception:  # sentiment is optional: the utterance goes out without it
@@ -359,7 +361,9 @@ class LiveSession:
                     log.exception("live %s: voice embedding failed", self.live_id)
         utterance.speaker = self.clusters.assign(vector)
         everyone = [*self.utterances, utterance]
-        self.roles = assign_roles(everyone, self.clusters.speakers, channel_of=None)
+        self.roles = assign_roles(
+            everyone, self.clusters.speakers, channel_of=None, language=self.language
+        )
         for u in everyone:
             u.role = self.roles.get(u.speaker, Role.UNKNOWN)
 

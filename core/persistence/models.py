@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -61,6 +62,10 @@ class CallRow(Base):
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     job_id: Mapped[str | None] = mapped_column(String(36))
     agent: Mapped[str | None] = mapped_column(String(100), index=True)  # upload metadata
+    # The call's metadata as given (agent, team, queue, ...; core/calls/metadata.py); each
+    # key is also a row of ``call_metadata`` for filtering.
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True)
     # The result document without its utterances (those live in their own table).
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -77,6 +82,22 @@ class CallRow(Base):
         order_by="UtteranceRow.index",
         passive_deletes=True,
     )
+    metadata_items: Mapped[list[CallMetadataRow]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class CallMetadataRow(Base):
+    """One metadata key of a call, its value as text: what list filters match exactly."""
+
+    __tablename__ = "call_metadata"
+    __table_args__ = (Index("ix_call_metadata_key_value", "key", "value"),)
+
+    call_id: Mapped[str] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class UtteranceRow(Base):
@@ -115,6 +136,9 @@ class JobRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     submitted_by: Mapped[str | None] = mapped_column(String(200))
     agent: Mapped[str | None] = mapped_column(String(100))
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -221,3 +245,90 @@ class LiveCallRow(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookRow(Base):
+    """A webhook endpoint: the events it is sent, and the secret its deliveries are signed with."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Kept as is: each delivery is signed with it (an HMAC key cannot be stored hashed).
+    secret: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebhookDeliveryRow(Base):
+    """The outbox: one event for one endpoint, written in the transaction of the change it
+    reports, then sent (and retried) by the dispatcher (core/webhooks/dispatcher.py)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The lease: a dispatcher that claimed the row sends it; no other may until it expires.
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_by: Mapped[str | None] = mapped_column(String(200))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VocabularyRow(Base):
+    """A custom vocabulary: terms for the ASR stage and a replacement table
+    (core/analysis/vocabulary.py), for every call (``global``) or one team's (``team``)."""
+
+    __tablename__ = "vocabularies"
+    __table_args__ = (Index("ix_vocabularies_scope_team", "scope", "team"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    scope: Mapped[str] = mapped_column(String(16))  # global | team
+    team: Mapped[str | None] = mapped_column(String(200))
+    terms: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    replacements: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{spoken, written}]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IngestFileRow(Base):
+    """A file a watched folder took (``callytics ingest``): its job, and how it ended.
+
+    One row per file (``path_key``: the folder and the path in it) and content: a file put
+    there again with the same audio is the same row, so it is never submitted twice."""
+
+    __tablename__ = "ingest_files"
+    __table_args__ = (
+        Index("ix_ingest_files_path_key_sha", "path_key", "content_sha256", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    root: Mapped[str] = mapped_column(String(1024))  # the watched folder, absolute
+    path: Mapped[str] = mapped_column(String(1024))  # relative to it, with / separators
+    path_key: Mapped[str] = mapped_column(String(64))  # sha256 of root and path
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    # submitting | queued | done | duplicate | failed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    call_id: Mapped[str | None] = mapped_column(String(36))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

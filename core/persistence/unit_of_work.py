@@ -25,8 +25,11 @@ from core.persistence.repositories.api_keys import ApiKeyRepository
 from core.persistence.repositories.cache import CacheEntryRepository
 from core.persistence.repositories.calls import CallRepository
 from core.persistence.repositories.categories import CategoryRepository
+from core.persistence.repositories.ingest import IngestRepository
 from core.persistence.repositories.jobs import JobRepository
 from core.persistence.repositories.live import LiveCallRepository
+from core.persistence.repositories.vocabularies import VocabularyRepository
+from core.persistence.repositories.webhooks import WebhookRepository
 
 
 class UnitOfWork:
@@ -39,6 +42,9 @@ class UnitOfWork:
     api_keys: ApiKeyRepository
     cache_entries: CacheEntryRepository
     live_calls: LiveCallRepository
+    vocabularies: VocabularyRepository
+    webhooks: WebhookRepository  # and their outbox (webhook_deliveries)
+    ingest: IngestRepository  # the files watched folders took (ingest_files)
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -56,6 +62,9 @@ class UnitOfWork:
         self.api_keys = ApiKeyRepository(session)
         self.cache_entries = CacheEntryRepository(session)
         self.live_calls = LiveCallRepository(session)
+        self.vocabularies = VocabularyRepository(session)
+        self.webhooks = WebhookRepository(session)
+        self.ingest = IngestRepository(session)
         return self
 
     def __exit__(

@@ -11,6 +11,7 @@ from typing import Any
 import ctranslate2
 import numpy as np
 
+from core.analysis.vocabulary import hotwords
 from core.domain import StageInfo, Transcript, TranscriptionOptions, Word
 from core.errors import StageError
 from core.ports import ProgressCallback
@@ -38,8 +39,14 @@ class FasterWhisperTranscriber:
         cpu_threads: int = 0,
         allow_download: bool = False,
         batch_size: int = 0,
+        vocabulary_mode: str = "hotwords",
     ) -> None:
+        """``vocabulary_mode``: how a call's vocabulary terms reach Whisper: ``hotwords``
+        (before every window's decode), ``prompt`` (``initial_prompt``: the first window
+        only, as the previous text is not carried on) or ``both`` (bench/vocabulary.py
+        compares them)."""
         self.model_name = model
+        self.vocabulary_mode = vocabulary_mode
         # > 0: faster-whisper's BatchedInferencePipeline decodes that many VAD segments at
         # once (a large gain on a GPU; about 8% on 2 CPU cores, measured on the demo call).
         self.batch_size = batch_size
@@ -143,6 +150,17 @@ class FasterWhisperTranscriber:
             raise StageError("asr", f"live transcription failed: {exc}") from exc
         return words, info.language
 
+    def _vocabulary(self, options: TranscriptionOptions) -> dict[str, str]:
+        """faster-whisper's arguments for the call's vocabulary terms (none without)."""
+        if not options.terms:
+            return {}
+        text = hotwords(options.terms)
+        if self.vocabulary_mode == "prompt":
+            return {"initial_prompt": text}
+        if self.vocabulary_mode == "both":
+            return {"hotwords": text, "initial_prompt": text}
+        return {"hotwords": text}
+
     def _transcribe_sync(
         self,
         samples: np.ndarray,
@@ -155,6 +173,7 @@ class FasterWhisperTranscriber:
         language = options.language or self.language
         if not model.model.is_multilingual:
             language = "en"
+        vocabulary = self._vocabulary(options)
         try:
             with self._infer_lock:
                 # Whisper's temperature fallback samples: the same seed for every call
@@ -169,6 +188,7 @@ class FasterWhisperTranscriber:
                         beam_size=self.beam_size,
                         word_timestamps=options.word_timestamps,
                         batch_size=self.batch_size,
+                        **vocabulary,
                     )
                 else:
                     segments, info = model.transcribe(
@@ -178,6 +198,7 @@ class FasterWhisperTranscriber:
                         word_timestamps=options.word_timestamps,
                         vad_filter=True,
                         condition_on_previous_text=False,
+                        **vocabulary,
                     )
                 words: list[Word] = []
                 # `segments` is lazy: the decoding happens while we iterate, in this thread.

@@ -111,7 +111,12 @@ class SentenceTransformerEmbedder:
             engine="sentence-transformers",
             model=self._name,
             device=self._device,
-            extra={"dimension": self._dimension, "path": str(self._path)},
+            extra={
+                "dimension": self._dimension,
+                "path": str(self._path),
+                # sentence-transformers' "all-*" models are trained on English pairs
+                **({"languages": "en"} if self._name.rsplit("/", 1)[-1].startswith("all-") else {}),
+            },
         )
 
     async def load(self) -> None:

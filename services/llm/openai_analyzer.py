@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import openai
 from openai import AsyncOpenAI
 
+from core.analysis.languages import is_english
 from core.domain import CallAnalysis, Conversation, StageInfo, Utterance
 from core.errors import StageError
 from services.llm.parsing import (
@@ -45,7 +46,7 @@ from services.llm.prompt import (
     tasks_for,
     transcript_prefix,
 )
-from services.llm.rules_analyzer import analyze_conversation
+from services.llm.rules_analyzer import analyze_conversation, unavailable_warnings
 
 log = logging.getLogger(__name__)
 
@@ -214,29 +215,41 @@ class OpenAICallAnalyzer:
             self._client = client
         return client
 
+    def fields_for(self, conversation: Conversation) -> frozenset[str]:
+        """The fields the model answers for this call: ``fields`` (LLM_FIELDS) in English;
+        in another language every field (sentiment included) that LLM_FIELDS does not turn
+        off wholesale, since the rules that answer the others read English only."""
+        if not self.fields or is_english(conversation.language):
+            return self.fields
+        return self.fields | frozenset(FIELDS)
+
     async def analyze(self, conversation: Conversation) -> CallAnalysis:
         rules = await asyncio.to_thread(analyze_conversation, conversation)
         utterances = [u for u in conversation.utterances if u.text.strip()]
-        if not utterances or not self.fields:
+        fields = self.fields_for(conversation)
+        if not utterances or not fields:
             return replace(rules, provider=self.provider, model=self.model)
-        reply = await self.read(conversation, utterances)
-        return self.combine(rules, reply)
+        reply = await self.read(conversation, utterances, fields)
+        return self.combine(rules, reply, fields)
 
-    def combine(self, rules: CallAnalysis, reply: ModelReply) -> CallAnalysis:
+    def combine(
+        self, rules: CallAnalysis, reply: ModelReply, fields: frozenset[str] | None = None
+    ) -> CallAnalysis:
         """The model's answer where it is trusted and readable, the rules' elsewhere."""
+        fields = self.fields if fields is None else fields
         values: dict[str, Any] = {}
         warnings: list[str] = []
-        sources: dict[str, str] = {"profanity": "rules"}
+        sources: dict[str, str] = {"profanity": rules.sources.get("profanity", "rules")}
         for name in FIELDS:
             value = getattr(reply, name)
-            if name in self.fields and value is not None:
+            if name in fields and value is not None:
                 values[name] = value
                 sources[name] = "model"
                 continue
-            sources[name] = "rules"
-            if name in self.fields:
+            sources[name] = rules.sources.get(name, "rules")
+            if name in fields:
                 problem = reply.problems.get(name, "not answered")
-                warnings.append(f"llm: {name} by rules: the model's answer was {problem}")
+                warnings.append(f"llm: {name} by {sources[name]}: the model's answer was {problem}")
         for warning in warnings:
             log.warning("%s (%s)", warning, self.provider)
         conflict = values.get("conflict", (rules.conflict_detected, rules.conflict_evidence))
@@ -254,23 +267,29 @@ class OpenAICallAnalyzer:
             sources=sources,
             utterance_sentiment=values.get("sentiment"),
             speaker_roles=values.get("roles"),
-            warnings=warnings,
+            warnings=[*warnings, *unavailable_warnings(sources)],
         )
 
-    async def read(self, conversation: Conversation, utterances: list[Utterance]) -> ModelReply:
+    async def read(
+        self,
+        conversation: Conversation,
+        utterances: list[Utterance],
+        fields: frozenset[str] | None = None,
+    ) -> ModelReply:
         """Every task on every chunk of the call; the chunks' answers merged."""
+        fields = self.fields if fields is None else fields
         chunks = chunk_utterances(utterances, self.max_chunk_chars)
         replies = []
         for part, chunk in enumerate(chunks, 1):
             prefix = transcript_prefix(
                 conversation, chunk, self.max_chunk_chars, part=part, parts=len(chunks)
             )
-            replies.append(await self._read_chunk(prefix, chunk))
+            replies.append(await self._read_chunk(prefix, chunk, fields))
         if len(replies) == 1:
             return replies[0]
         merged = merge_chunks(replies)
         summaries = [r.summary for r in replies if r.summary]
-        if "summary" in self.fields and summaries:
+        if "summary" in fields and summaries:
             data = await self._ask(merge_messages(summaries), MERGE, None, None)
             merged.summary = None
             if data is not None and isinstance(data.get("summary"), str):
@@ -279,12 +298,14 @@ class OpenAICallAnalyzer:
                 merged.problems["summary"] = "unreadable (merging the parts' summaries)"
         return merged
 
-    async def _read_chunk(self, prefix: str, chunk: list[Utterance]) -> ModelReply:
+    async def _read_chunk(
+        self, prefix: str, chunk: list[Utterance], fields: frozenset[str]
+    ) -> ModelReply:
         lines = [u.index for u in chunk]
         speakers = sorted({u.speaker for u in chunk})
         data: dict[str, Any] = {}
         failed: dict[str, str] = {}
-        for task in tasks_for(self.fields):
+        for task in tasks_for(fields):
             answer = await self._ask(task_messages(prefix, task), task, lines, speakers)
             if answer is None:
                 failed.update(dict.fromkeys(task.fields, "malformed or cut off"))

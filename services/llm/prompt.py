@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.analysis.languages import is_english, language_name
 from core.domain import Conversation, Resolution, Utterance
 from services.llm import lexicon as lx
 
-PROMPT_VERSION = "2"  # part of the analysis cache key: a new prompt is a new analysis
+PROMPT_VERSION = "3"  # part of the analysis cache key: a new prompt is a new analysis
 RESOLUTIONS = [r.value for r in Resolution]
 TAXONOMY = list(lx.TOPIC_LEXICON)
 SENTIMENTS = ["neutral", "positive", "negative"]
@@ -210,11 +211,20 @@ def transcript_prefix(
     part: int = 1,
     parts: int = 1,
 ) -> str:
-    """The start of every task's user message: the same text for every task of a call."""
+    """The start of every task's user message: the same text for every task of a call.
+    A call in another language than English is answered in it: the summary, the reason and
+    the action items are for the people who handle that call (the topics stay the fixed
+    English labels, which the insights count across calls)."""
     header = (
         f"Language: {conversation.language or 'unknown'}. "
         f"Duration: {conversation.duration_s:.0f} s. Lines: {len(utterances)}."
     )
+    if not is_english(conversation.language):
+        name = language_name(conversation.language)
+        header += (
+            f" The call is in {name}: write the summary, the reason and the actions in "
+            f"{name} (where a task shows English wording, say the same in {name})."
+        )
     if parts > 1:
         header += f" This is part {part} of {parts} of a long call: answer for this part."
     return f"{header}\n\nTranscript:\n{render_transcript(utterances, max_chars)}"

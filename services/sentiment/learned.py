@@ -138,6 +138,8 @@ class LearnedSentimentAnalyzer:
                 "embedding_model": embedding.model,
                 "head": self.head_source,
                 "cache": str(self._cache_path) if self._cache_path else None,
+                # trained on English utterances over an English embedding model
+                "languages": "en",
             },
         )
 

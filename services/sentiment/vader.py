@@ -48,9 +48,10 @@ class VaderSentimentAnalyzer:
         self._lock = threading.Lock()
 
     def info(self) -> StageInfo:
-        extra = {}
+        extra = {"languages": "en"}  # an English lexicon (core/analysis/languages.py)
         if self._fallback_from:
-            extra = {"fallback_from": self._fallback_from, "reason": self._fallback_reason or ""}
+            extra["fallback_from"] = self._fallback_from
+            extra["reason"] = self._fallback_reason or ""
         return StageInfo(
             backend="local", engine="vader", model=f"vaderSentiment-{_vader_version()}", extra=extra
         )

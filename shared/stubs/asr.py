@@ -57,7 +57,9 @@ def pcm_array(data: bytes | bytearray) -> np.ndarray:
 
 
 def options_to_proto(options: TranscriptionOptions) -> asr_pb2.TranscriptionOptions:
-    message = asr_pb2.TranscriptionOptions(word_timestamps=options.word_timestamps)
+    message = asr_pb2.TranscriptionOptions(
+        word_timestamps=options.word_timestamps, terms=list(options.terms)
+    )
     if options.language is not None:
         message.language = options.language
     return message
@@ -65,7 +67,9 @@ def options_to_proto(options: TranscriptionOptions) -> asr_pb2.TranscriptionOpti
 
 def options_from_proto(message: asr_pb2.TranscriptionOptions) -> TranscriptionOptions:
     language = message.language if message.HasField("language") else None
-    return TranscriptionOptions(language=language, word_timestamps=message.word_timestamps)
+    return TranscriptionOptions(
+        language=language, word_timestamps=message.word_timestamps, terms=tuple(message.terms)
+    )
 
 
 def word_to_proto(word: Word) -> asr_pb2.Word:

@@ -242,6 +242,7 @@ query Call($id: ID!) {
     stages
     warnings
     agent
+    metadata
     qa
   }
 }"""

@@ -33,7 +33,7 @@ def stored(make_client) -> tuple[Any, list[dict[str, Any]]]:
     documents = []
     for agent, says, when in CALLS:
         transcriber.words = words_of(AGENT_SAYS, 0.2) + words_of(says, 4.6)
-        form = {"agent": agent} if agent else {}
+        form = {"agent": agent, "force": "true"} if agent else {"force": "true"}
         response = client.post(
             "/v1/calls", files={"file": ("c.wav", wav_bytes(8), "audio/wav")}, data=form
         )

@@ -29,8 +29,10 @@ def upload(
 
 
 def analysed(client: Any, **kwargs: Any) -> dict[str, Any]:
-    """Upload, wait until the job has succeeded, return the 202 body."""
-    response = upload(client, **kwargs)
+    """Upload, wait until the job has succeeded, return the 202 body. The fake engines make
+    each upload of the same tone a different call, so each is analysed (``force``), not
+    answered as a duplicate of the first."""
+    response = upload(client, **{"force": True, **kwargs})
     assert response.status_code == 202, response.text
     events = follow_job(client, response.json()["job_id"])
     assert events[-1].status == "succeeded", events[-1]

@@ -20,7 +20,7 @@ def test_a_job_reads_queued_then_running_then_succeeded(make_client, tmp_path):
     gated = GatedTranscriber(WORDS)
     client = make_client(make_settings(tmp_path, job_concurrency=1), transcriber=gated)
     first = upload(client).json()
-    second = upload(client).json()
+    second = upload(client, force=True).json()  # the same tone, queued again
     assert gated.entered.wait(30), "the first job never reached ASR"
 
     running = client.get(f"/v1/jobs/{first['job_id']}", params={"events": "true"}).json()

@@ -115,6 +115,31 @@ async def test_thirty_minute_call(transcriber, local_engines, thirty_minutes):
     assert seen and seen[-1][0] >= 0.9
 
 
+@pytest.fixture(scope="module")
+def kalvora() -> np.ndarray:
+    """A made-up company name said by espeak-ng: tiny.en writes it "Cal, or", "Kalemore"…"""
+    from samples.tts import VOICES, speak
+
+    gap = np.zeros(RATE // 2, dtype=np.float32)
+    said = speak(
+        "Welcome to Kalvora support. Which product are you calling about?", VOICES["A"], RATE
+    )
+    return np.concatenate([gap, said, gap])
+
+
+async def test_vocabulary_terms_reach_whisper_on_both_sides(transcriber, local_engines, kalvora):
+    """The terms travel over gRPC and become faster-whisper's hotwords: the name is written
+    as the vocabulary has it only with the vocabulary, and both sides agree word for word."""
+    options = TranscriptionOptions(terms=("Kalvora", "Zentrix Plus"))
+    got = await transcriber.transcribe(kalvora, options)
+    local = local_engines("asr")
+    expected = got if transcriber is local else await local.transcribe(kalvora, options)
+    plain = await local.transcribe(kalvora, OPTIONS)
+    assert "Kalvora" in " ".join(w.text for w in got.words)
+    assert "kalvora" not in " ".join(w.text for w in plain.words).lower()
+    assert_same_words(got.words, expected.words)
+
+
 async def test_info_names_the_engine_and_the_side(transcriber):
     info = transcriber.info()
     assert (info.engine, info.model) == ("faster-whisper", "tiny.en")
@@ -151,6 +176,7 @@ class RecordingTranscriber:
         TranscriptionOptions(),
         TranscriptionOptions(language="de", word_timestamps=False),
         TranscriptionOptions(language=""),
+        TranscriptionOptions(terms=("Kalvora", "FlexiMax 300", "Zentrix Plus")),
     ],
 )
 async def test_the_server_gets_the_exact_samples_and_options(contract_settings, options):

@@ -200,7 +200,7 @@ async def test_an_empty_conversation_gives_the_same_empty_analysis(analyzer, loc
 
 async def test_info_names_the_engine_and_the_side(analyzer):
     info = analyzer.info()
-    assert (info.engine, info.model) == ("rules", "lexicon-v1")
+    assert (info.engine, info.model) == ("rules", "lexicon-v2")
     assert info.backend in ("local", "grpc")
 
 

@@ -81,7 +81,10 @@ def test_db_upgrade_analyze_and_search_on_a_fresh_database(tmp_path, calls):
     assert "result written to" in report and "agent" in report.lower()
     assert stored_calls(tmp_path) == 2
 
-    piped = callytics("analyze", str(calls["stereo"]), "--json", "-", "--no-report", env=env)
+    # the same recording again: a new call only with --force (else it is a duplicate)
+    piped = callytics(
+        "analyze", str(calls["stereo"]), "--json", "-", "--no-report", "--force", env=env
+    )
     clean_exit(piped)
     documents.append(json.loads(piped.stdout))
     assert documents[-1]["audio"]["channels"] == 2 and stored_calls(tmp_path) == 3

@@ -34,8 +34,11 @@ LEASE_JOB_TIMEOUT_S = 10  # arq's lease on a running job is this + 10 s
 
 def submit(api: ServeProcess, path: Path) -> dict[str, str]:
     with open(path, "rb") as f:
-        reply = httpx.post(
-            f"{api.url}/v1/calls", files={"file": (path.name, f, "audio/wav")}, timeout=120
+        reply = httpx.post(  # the same recording each time, a new job each time (force)
+            f"{api.url}/v1/calls",
+            files={"file": (path.name, f, "audio/wav")},
+            data={"force": "true"},
+            timeout=120,
         )
     assert reply.status_code == 202, f"{reply.text}\n{api.log()}"
     return reply.json()

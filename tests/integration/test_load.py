@@ -26,7 +26,9 @@ ROUNDS = 10  # requests per client: reads, lists and searches in turn
 
 async def upload(client: httpx.AsyncClient, path: Path) -> dict[str, Any]:
     with open(path, "rb") as f:
-        reply = await client.post("/v1/calls", files={"file": (path.name, f, "audio/wav")})
+        reply = await client.post(  # the same recording again: analysed again (force)
+            "/v1/calls", files={"file": (path.name, f, "audio/wav")}, data={"force": "true"}
+        )
     assert reply.status_code == 202, reply.text
     return reply.json()
 

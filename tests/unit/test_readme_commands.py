@@ -30,15 +30,22 @@ RUN_BY = {
     "keys list": f"{COMMANDS_TEST}::test_keys_and_tokens_as_typed",
     "keys revoke": f"{COMMANDS_TEST}::test_keys_and_tokens_as_typed",
     "token": f"{COMMANDS_TEST}::test_keys_and_tokens_as_typed",
+    "ingest": "tests/integration/test_ingest.py::"
+    "test_a_watched_folder_takes_every_call_once_across_a_kill",
     "worker": "tests/integration/test_arq_mode.py::"
     "test_two_workers_run_jobs_and_progress_travels_over_redis",
+    "export": "tests/integration/test_export_command.py::test_export_as_typed_writes_both_tables",
     "live simulate": "tests/integration/test_live_e2e.py::"
     "test_a_simulated_call_is_live_on_graphql_and_stored_as_its_upload_would_be",
+    "webhooks add": "tests/integration/test_webhooks.py::test_webhooks_commands_as_typed",
+    "webhooks list": "tests/integration/test_webhooks.py::test_webhooks_commands_as_typed",
+    "webhooks deliveries": "tests/integration/test_webhooks.py::test_webhooks_commands_as_typed",
+    "webhooks remove": "tests/integration/test_webhooks.py::test_webhooks_commands_as_typed",
     # `.venv-pyannote/bin/callytics analyze` with DIARIZATION_BACKEND=pyannote
     "pyannote analyze": "tests/pyannote/test_pyannote_cli.py::"
     "test_the_pyannote_venv_runs_callytics_analyze",
 }
-GROUPS = {"db", "keys", "live"}  # commands with subcommands
+GROUPS = {"db", "keys", "live", "webhooks"}  # commands with subcommands
 
 
 def shown_commands() -> list[tuple[str, list[str], str]]:

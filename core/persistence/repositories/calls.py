@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,16 @@ import numpy as np
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from core.calls.metadata import as_text
 from core.errors import GoneError, NotFoundError
-from core.persistence.models import CallCategoryRow, CallRow, CategoryRow, UtteranceRow, utcnow
+from core.persistence.models import (
+    CallCategoryRow,
+    CallMetadataRow,
+    CallRow,
+    CategoryRow,
+    UtteranceRow,
+    utcnow,
+)
 from core.persistence.repositories.common import as_utc, escape_like, to_blob, topics_text
 
 
@@ -33,6 +42,7 @@ class CallCriteria:
     created_before: datetime | None = None  # exclusive
     category: str | None = None  # tagged with the category of this (lower-case) name
     agent: str | None = None  # exactly
+    metadata: tuple[tuple[str, str], ...] = ()  # (key, value) pairs, each exactly
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [CallRow.deleted_at.is_(None)]
@@ -62,7 +72,22 @@ class CallCriteria:
             conditions.append(exists(tagged))
         if self.agent is not None:
             conditions.append(CallRow.agent == self.agent)
+        conditions += metadata_conditions(self.metadata)
         return conditions
+
+
+def metadata_conditions(pairs: tuple[tuple[str, str], ...]) -> list[ColumnElement[bool]]:
+    """One EXISTS on ``call_metadata`` (its (key, value) index) per pair: all must hold."""
+    return [
+        exists(
+            select(CallMetadataRow.call_id).where(
+                CallMetadataRow.call_id == CallRow.id,
+                CallMetadataRow.key == key,
+                CallMetadataRow.value == value,
+            )
+        )
+        for key, value in pairs
+    ]
 
 
 class CallRepository:
@@ -81,8 +106,10 @@ class CallRepository:
         created_by: str | None = None,
         updated_by: str | None = None,
         agent: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> CallRow:
-        """Stage a whole call (call row + utterances) in the session; the caller commits."""
+        """Stage a whole call (call row + utterances + metadata) in the session; the caller
+        commits. ``metadata`` was checked (core/calls/metadata.py)."""
         analysis = document.get("analysis") or {}
         customer = [
             s["sentiment_mean"]
@@ -111,7 +138,13 @@ class CallRepository:
             created_by=created_by,
             updated_by=updated_by or created_by,
             agent=agent,
+            meta=metadata or None,
+            external_id=(metadata or {}).get("external_id"),
         )
+        row.metadata_items = [
+            CallMetadataRow(key=key, value=as_text(value)[:200])
+            for key, value in (metadata or {}).items()
+        ]
         for i, u in enumerate(document["utterances"]):
             sentiment = u.get("sentiment") or {}
             vec = utterance_vectors[i] if utterance_vectors is not None else None
@@ -131,6 +164,24 @@ class CallRepository:
             )
         self.session.add(row)
         return row
+
+    def same_as(self, external_id: str | None, content_sha256: str) -> CallRow | None:
+        """A live call with this external id, or else with this audio (the oldest)."""
+        for condition in (
+            CallRow.external_id == external_id if external_id else None,
+            CallRow.content_sha256 == content_sha256,
+        ):
+            if condition is None:
+                continue
+            row = self.session.scalars(
+                select(CallRow)
+                .where(CallRow.deleted_at.is_(None), condition)
+                .order_by(CallRow.created_at)
+                .limit(1)
+            ).first()
+            if row is not None:
+                return row
+        return None
 
     def get(self, call_id: str) -> CallRow | None:
         """A live call (not deleted), with its utterances."""
@@ -199,6 +250,10 @@ class CallRepository:
         query = query.order_by(CallRow.created_at.desc(), CallRow.id.desc()).limit(limit)
         return list(self.session.scalars(query))
 
+    def ids(self, criteria: CallCriteria) -> set[str]:
+        """The ids of every call that matches (a search's candidates)."""
+        return set(self.session.scalars(select(CallRow.id).where(*criteria.conditions())))
+
     def count(self, criteria: CallCriteria) -> int:
         """How many calls match, whatever the page."""
         conditions = criteria.conditions()
@@ -211,10 +266,12 @@ class CallRepository:
         until: datetime | None,
         *,
         agent: str | None = None,
+        metadata: tuple[tuple[str, str], ...] = (),
         limit: int,
     ) -> list[CallRow]:
         """Live calls created in ``[since, until)`` (either end open when None), of one
-        ``agent`` when given, oldest first, at most ``limit``. Utterances not read."""
+        ``agent`` and with all ``metadata`` pairs when given, oldest first, at most
+        ``limit``. Utterances not read."""
         query = select(CallRow).where(CallRow.deleted_at.is_(None))
         if since:
             query = query.where(CallRow.created_at >= as_utc(since))
@@ -222,6 +279,8 @@ class CallRepository:
             query = query.where(CallRow.created_at < as_utc(until))
         if agent is not None:
             query = query.where(CallRow.agent == agent)
+        if metadata:
+            query = query.where(*metadata_conditions(metadata))
         query = query.order_by(CallRow.created_at).limit(limit)
         return list(self.session.scalars(query))
 
@@ -238,6 +297,54 @@ class CallRepository:
             )
         )
 
+    def ids_in_order(self, criteria: CallCriteria, per: int) -> Iterator[list[str]]:
+        """The ids of every matching call in the list's order (newest first), ``per`` at a
+        time, read from one query as it goes (a server-side cursor on PostgreSQL): one sort
+        for a whole export, where paging by keyset would sort once a page."""
+        result = self.session.execute(
+            select(CallRow.id)
+            .where(*criteria.conditions())
+            .order_by(CallRow.created_at.desc(), CallRow.id.desc())
+            .execution_options(yield_per=per)
+        )
+        for part in result.scalars().partitions():
+            yield list(part)
+
+    def live_in(self, call_ids: list[str]) -> list[CallRow]:
+        """These calls' rows, in the order of ``call_ids``, deleted ones left out (their
+        utterances not read)."""
+        rows = self.session.scalars(
+            select(CallRow).where(CallRow.id.in_(call_ids), CallRow.deleted_at.is_(None))
+        )
+        by_id = {row.id: row for row in rows}
+        return [by_id[i] for i in call_ids if i in by_id]
+
+    def utterances_of(self, call_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The utterances of these calls as the document has them, without their words (the
+        BI export): call id -> utterances in order. One query."""
+        u = UtteranceRow
+        rows = self.session.execute(
+            select(u.call_id, u.index, u.speaker, u.role, u.start, u.end, u.text)
+            .add_columns(u.sentiment_label, u.sentiment_score)
+            .where(u.call_id.in_(call_ids))
+            .order_by(u.call_id, u.index)
+        )
+        out: dict[str, list[dict[str, Any]]] = {}
+        for call_id, index, speaker, role, start, end, text, label, score in rows:
+            sentiment = None if label is None else {"label": label, "score": score}
+            out.setdefault(call_id, []).append(
+                {
+                    "index": index,
+                    "speaker": speaker,
+                    "role": role,
+                    "start": start,
+                    "end": end,
+                    "text": text,
+                    "sentiment": sentiment,
+                }
+            )
+        return out
+
     # ----------------------------------------------------------------- removal
     def delete(self, call_id: str) -> bool:
         """Remove the row itself (a re-analysis replaces it); deleting a call for a user is
@@ -246,6 +353,7 @@ class CallRepository:
         if row is None:
             return False
         self.session.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
+        self.session.execute(delete(CallMetadataRow).where(CallMetadataRow.call_id == call_id))
         self.session.execute(delete(CallRow).where(CallRow.id == call_id))
         return True
 
@@ -257,6 +365,7 @@ class CallRepository:
             return None
         self.session.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
         self.session.execute(delete(CallCategoryRow).where(CallCategoryRow.call_id == call_id))
+        self.session.execute(delete(CallMetadataRow).where(CallMetadataRow.call_id == call_id))
         now = utcnow()
         row.filename = ""
         row.document = {}
@@ -264,6 +373,8 @@ class CallRepository:
         row.topics = []
         row.topics_text = ""
         row.content_sha256 = ""
+        row.meta = None
+        row.external_id = None
         row.audio_path = None
         row.resolution = None
         row.customer_sentiment = None

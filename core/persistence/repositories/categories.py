@@ -78,6 +78,16 @@ class CategoryRepository:
     def tag(self, call_id: str, category_id: str, at: datetime) -> None:
         self.session.add(CallCategoryRow(call_id=call_id, category_id=category_id, matched_at=at))
 
+    def tagged(self, category_id: str, call_ids: Sequence[str]) -> set[str]:
+        """Which of these calls the category tags now."""
+        rows = self.session.scalars(
+            select(CallCategoryRow.call_id).where(
+                CallCategoryRow.category_id == category_id,
+                CallCategoryRow.call_id.in_(list(call_ids)),
+            )
+        )
+        return set(rows)
+
     def untag_call(self, call_id: str) -> None:
         """Remove every tag of a call."""
         self.session.execute(delete(CallCategoryRow).where(CallCategoryRow.call_id == call_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
@@ -31,7 +31,10 @@ class JobRepository:
         kind: str = "analyze",
         submitted_by: str | None = None,
         agent: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        content_sha256: str | None = None,
     ) -> JobEvent:
+        """Queue a job. ``metadata`` (checked, core/calls/metadata.py) goes to its call."""
         row = JobRow(
             id=job_id,
             call_id=call_id,
@@ -45,6 +48,9 @@ class JobRepository:
             attempts=0,
             submitted_by=submitted_by,
             agent=agent,
+            meta=metadata or None,
+            external_id=(metadata or {}).get("external_id"),
+            content_sha256=content_sha256,
             created_at=utcnow(),
         )
         self.session.add(row)
@@ -53,6 +59,18 @@ class JobRepository:
 
     def get(self, job_id: str) -> JobRow | None:
         return self.session.get(JobRow, job_id)
+
+    def pending_like(self, external_id: str | None, content_sha256: str) -> JobRow | None:
+        """A queued or running analysis of the same call (external id) or the same audio."""
+        same = JobRow.content_sha256 == content_sha256
+        if external_id:
+            same = or_(same, JobRow.external_id == external_id)
+        return self.session.scalars(
+            select(JobRow)
+            .where(JobRow.kind == "analyze", JobRow.status.in_(("queued", "running")), same)
+            .order_by(JobRow.created_at)
+            .limit(1)
+        ).first()
 
     def start(self, job_id: str, worker: str = "") -> JobEvent:
         job = self._require(job_id)

@@ -172,9 +172,10 @@ class SearchRepository:
         call_id: str | None,
         role: str | None,
         min_score: float | None,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> list[tuple[int, float]]:
         """The ``k`` utterance ids nearest ``vector`` by cosine, with their similarity, best
-        first, through the HNSW index."""
+        first, through the HNSW index; only of calls with every ``metadata`` pair."""
         params: dict[str, object] = {
             "v": vector_literal(vector),
             "k": k,
@@ -186,6 +187,12 @@ class SearchRepository:
         if min_score is not None:
             where.append("embedding_v <=> CAST(:v AS vector) <= :d")
             params["d"] = 1.0 - min_score
+        for i, (key, value) in enumerate(metadata):
+            where.append(
+                "EXISTS (SELECT 1 FROM call_metadata m WHERE m.call_id = utterances.call_id "
+                f"AND m.key = :mk{i} AND m.value = :mv{i})"
+            )
+            params[f"mk{i}"], params[f"mv{i}"] = key, value
         sql = (
             "SELECT id, 1 - (embedding_v <=> CAST(:v AS vector)) FROM utterances WHERE "
             f"{' AND '.join(where)} ORDER BY embedding_v <=> CAST(:v AS vector) LIMIT :k"
@@ -193,7 +200,7 @@ class SearchRepository:
         with self._engine.begin() as conn:
             # The graph filters after it searched: widen it, and rank one call's rows exactly
             # (a bitmap scan of the call_id index) rather than through it.
-            ef = 4 * k if role or min_score is not None else 2 * k
+            ef = 4 * k if role or metadata or min_score is not None else 2 * k
             conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(max(40, ef), 1000)}")
             if call_id is not None:
                 conn.exec_driver_sql("SET LOCAL enable_indexscan = off")

@@ -164,7 +164,7 @@ def test_processes_starting_together_migrate_a_new_postgres_database_once():
                 list(pool.map(lambda db: db.upgrade(), databases))  # raises if any failed
             with databases[0].engine.connect() as connection:
                 versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
-                assert [v for (v,) in versions] == ["0007"]
+                assert [v for (v,) in versions] == ["0011"]
         finally:
             for db in databases:
                 db.dispose()

@@ -43,6 +43,7 @@ export async function showCall(main, params, callId) {
           h('h2', { id: 'sentiment-title' }, 'Sentiment over time'), sentimentChart(doc, seek)),
         transcript.el),
       h('div', { class: 'column-side' },
+        metadataSection(doc.metadata),
         analysisSection(doc, transcript),
         categoriesSection(categories),
         qaSection(doc.qa, transcript),
@@ -354,6 +355,28 @@ function metricsSection(doc, role) {
         h('td', {}, sp.words_per_minute === null || sp.words_per_minute === undefined ? '—' : Math.round(sp.words_per_minute)),
         h('td', {}, String(sp.interruptions ?? '—')),
         h('td', {}, signed(sp.sentiment_mean))))))));
+}
+
+// The metadata given at upload or ingest: the well-known keys first, each a link to the
+// calls with the same value.
+const KNOWN_KEYS = ['agent', 'team', 'queue', 'direction', 'customer_id', 'external_id', 'started_at'];
+
+function metadataSection(metadata) {
+  const keys = Object.keys(metadata || {});
+  if (!keys.length) return null;
+  keys.sort((a, b) => (KNOWN_KEYS.indexOf(a) + 1 || 99) - (KNOWN_KEYS.indexOf(b) + 1 || 99) || a.localeCompare(b));
+  const text = (value) => String(value); // booleans as true/false, as the filter matches
+  const filter = (key, value) => (key === 'agent'
+    ? `#/calls?${new URLSearchParams({ agent: text(value) })}`
+    : `#/calls?${new URLSearchParams({ metadata: `${key}:${text(value)}` })}`);
+  return h('section', { 'aria-labelledby': 'metadata-title', id: 'call-metadata' },
+    h('h2', { id: 'metadata-title' }, 'Call details'),
+    h('dl', { class: 'facts' },
+      keys.flatMap((key) => [
+        h('dt', {}, key.replaceAll('_', ' ')),
+        h('dd', { dataset: { key } },
+          h('a', { href: filter(key, metadata[key]), title: `Calls with ${key} ${text(metadata[key])}` }, text(metadata[key]))),
+      ])));
 }
 
 function warningsSection(warnings) {

@@ -4,19 +4,22 @@
 import { getJSON } from './api.js';
 import { clock, date, duration, errorBox, h, heading, roleName, sentimentLabel, signed } from './util.js';
 
-const FILTERS = ['topic', 'agent', 'sentiment', 'conflict', 'resolution', 'category', 'created_after', 'created_before'];
+const FILTERS = ['topic', 'agent', 'team', 'metadata', 'sentiment', 'conflict', 'resolution', 'category', 'created_after', 'created_before'];
 const PAGE = 25;
 
 export async function showCalls(main, params) {
   document.title = 'Calls · Callytics';
-  const categories = await getJSON('/v1/categories').then((c) => c.items ?? c).catch(() => []);
-  const form = filterForm(params, categories);
+  const [categories, agents] = await Promise.all([
+    getJSON('/v1/categories').then((c) => c.items ?? c).catch(() => []),
+    getJSON('/v1/agents').catch(() => []),
+  ]);
+  const form = filterForm(params, categories, agents);
   const caption = h('caption', {}, 'Loading calls…');
   const body = h('tbody');
   const table = h('table', { class: 'calls', id: 'calls-table' },
     caption,
     h('thead', {}, h('tr', {},
-      ['Call', 'Received', 'Length', 'Agent', 'Outcome', 'Customer sentiment', 'Topics', 'Categories']
+      ['Call', 'Received', 'Length', 'Agent', 'Team', 'Outcome', 'Customer sentiment', 'Topics', 'Categories']
         .map((name) => h('th', { scope: 'col' }, name)))),
     body);
   const more = h('button', { type: 'button', id: 'more-calls', class: 'secondary', hidden: true }, 'Show more');
@@ -49,7 +52,7 @@ export async function showCalls(main, params) {
   await load();
 }
 
-function filterForm(params, categories) {
+function filterForm(params, categories, agents) {
   const select = (name, label, options) => h('div', { class: 'field' },
     h('label', { for: `f-${name}` }, label),
     h('select', { id: `f-${name}`, name },
@@ -59,7 +62,13 @@ function filterForm(params, categories) {
     h('input', { id: `f-${name}`, name, value: params.get(name) || '', ...attrs }));
   const form = h('form', { class: 'filters', id: 'call-filters', 'aria-label': 'Filter calls' },
     input('topic', 'Topic', { maxlength: '100', autocomplete: 'off' }),
-    input('agent', 'Agent', { maxlength: '100', autocomplete: 'off' }),
+    input('agent', 'Agent', { maxlength: '100', autocomplete: 'off', list: 'agent-names' }),
+    h('datalist', { id: 'agent-names' }, agents.map((a) => h('option', { value: a.agent }))),
+    input('team', 'Team', { maxlength: '200', autocomplete: 'off' }),
+    input('metadata', 'Detail (key:value)', {
+      maxlength: '265', autocomplete: 'off', placeholder: 'e.g. queue:vip', pattern: '[A-Za-z0-9_\\-]+:.+',
+      title: 'A metadata key and its value, e.g. queue:vip or customer_id:C-17',
+    }),
     select('sentiment', 'Customer sentiment', [['', 'Any'], ['positive', 'Positive'], ['neutral', 'Neutral'], ['negative', 'Negative']]),
     select('conflict', 'Conflict', [['', 'Any'], ['true', 'Conflict'], ['false', 'No conflict']]),
     select('resolution', 'Outcome', [['', 'Any'], ['resolved', 'Resolved'], ['unresolved', 'Unresolved'], ['unknown', 'Unknown']]),
@@ -86,6 +95,7 @@ function callRow(call) {
     h('td', {}, date(call.created_at)),
     h('td', {}, duration(call.duration_s)),
     h('td', {}, call.agent || h('span', { class: 'muted' }, '—')),
+    h('td', {}, call.metadata?.team ?? h('span', { class: 'muted' }, '—')),
     h('td', {}, h('span', { class: `badge outcome-${call.resolution || 'unknown'}` }, call.resolution || 'unknown'),
       call.conflict ? h('span', { class: 'badge conflict' }, 'conflict') : null),
     h('td', {}, h('span', { class: `badge sentiment-${sentimentLabel(sentiment)}` }, sentimentLabel(sentiment)),

@@ -80,6 +80,13 @@ function optionsForm() {
       h('input', { id: 'opt-agent', name: 'agent', maxlength: '100', autocomplete: 'off', 'aria-describedby': 'opt-agent-hint' }),
       h('small', { id: 'opt-agent-hint' }, 'Who handled the call, for the agent views.')),
     h('div', { class: 'field' },
+      h('label', { for: 'opt-team' }, 'Team'),
+      h('input', { id: 'opt-team', name: 'team', maxlength: '200', autocomplete: 'off' })),
+    h('div', { class: 'field' },
+      h('label', { for: 'opt-external-id' }, 'External call id'),
+      h('input', { id: 'opt-external-id', name: 'external_id', maxlength: '200', autocomplete: 'off', 'aria-describedby': 'opt-external-id-hint' }),
+      h('small', { id: 'opt-external-id-hint' }, 'The call\'s id in your phone system (one recording): it is analysed once.')),
+    h('div', { class: 'field' },
       h('label', { for: 'opt-channel' }, 'Agent channel (stereo)'),
       h('select', { id: 'opt-channel', name: 'agent_channel' },
         h('option', { value: '' }, 'Server default'),
@@ -91,7 +98,10 @@ function optionsForm() {
       h('small', { id: 'opt-language-hint' }, 'ISO code such as en; empty: detected.')),
     h('div', { class: 'field checkbox' },
       h('input', { id: 'opt-redact', name: 'redact_pii', type: 'checkbox' }),
-      h('label', { for: 'opt-redact' }, 'Redact personal data (card numbers, phone numbers, names…)')));
+      h('label', { for: 'opt-redact' }, 'Redact personal data (card numbers, phone numbers, names…)')),
+    h('div', { class: 'field checkbox' },
+      h('input', { id: 'opt-force', name: 'force', type: 'checkbox' }),
+      h('label', { for: 'opt-force' }, 'Analyse again a recording (or external id) analysed before')));
   form.addEventListener('submit', (event) => event.preventDefault());
   return form;
 }
@@ -112,6 +122,13 @@ function start(file, fields) {
     if (value) form.append(name, value);
   }
   if (fields.get('redact_pii')) form.append('redact_pii', 'true');
+  if (fields.get('force')) form.append('force', 'true');
+  const metadata = {};
+  for (const name of ['team', 'external_id']) {
+    const value = (fields.get(name) || '').trim();
+    if (value) metadata[name] = value;
+  }
+  if (Object.keys(metadata).length) form.append('metadata', JSON.stringify(metadata));
 
   const item = new UploadItem(file.name);
   uploads.prepend(item.el);
@@ -153,9 +170,17 @@ class UploadItem {
     announce(`${this.filename} was not accepted: ${error.message}`);
   }
 
-  accepted({ call_id: callId, job_id: jobId }) {
+  accepted({ call_id: callId, job_id: jobId, duplicate }) {
     this.bar.value = 1;
     this.bar.remove();
+    if (duplicate) {
+      // Nothing was queued: the same recording or external id was analysed (or is being
+      // analysed) already; follow that job instead.
+      this.el.dataset.duplicate = 'true';
+      this.el.querySelector('.upload-head').append(h('span', { class: 'origin muted' },
+        'already analysed: nothing queued'));
+      announce(`${this.filename} was analysed before; showing that analysis.`);
+    }
     this.el.dataset.job = jobId;
     this.el.dataset.call = callId;
     this.callId = callId;

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from shared.stubs.callytics.common.v1 import common_pb2 as shared_dot_stubs_dot_callytics_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'shared/stubs/callytics/asr/v1/asr.proto\x12\x10\x63\x61llytics.asr.v1\x1a-shared/stubs/callytics/common/v1/common.proto\"S\n\x14TranscriptionOptions\x12\x15\n\x08language\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x17\n\x0fword_timestamps\x18\x02 \x01(\x08\x42\x0b\n\t_language\"e\n\x11TranscribeRequest\x12\x39\n\x07options\x18\x01 \x01(\x0b\x32&.callytics.asr.v1.TranscriptionOptionsH\x00\x12\r\n\x03pcm\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04item\"E\n\x04Word\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\".\n\x05Words\x12%\n\x05words\x18\x01 \x03(\x0b\x32\x16.callytics.asr.v1.Word\"@\n\x0eTranscriptDone\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x1c\n\x14language_probability\x18\x02 \x01(\x01\"\xab\x01\n\x12TranscribeResponse\x12\x31\n\x08progress\x18\x01 \x01(\x0b\x32\x1d.callytics.common.v1.ProgressH\x00\x12(\n\x05words\x18\x02 \x01(\x0b\x32\x17.callytics.asr.v1.WordsH\x00\x12\x30\n\x04\x64one\x18\x03 \x01(\x0b\x32 .callytics.asr.v1.TranscriptDoneH\x00\x42\x06\n\x04item\"\x0e\n\x0cStreamFinish\"\x93\x01\n\rStreamRequest\x12\x39\n\x07options\x18\x01 \x01(\x0b\x32&.callytics.asr.v1.TranscriptionOptionsH\x00\x12\r\n\x03pcm\x18\x02 \x01(\x0cH\x00\x12\x30\n\x06\x66inish\x18\x03 \x01(\x0b\x32\x1e.callytics.asr.v1.StreamFinishH\x00\x42\x06\n\x04item\"\xad\x01\n\x0eStreamResponse\x12)\n\tcommitted\x18\x01 \x03(\x0b\x32\x16.callytics.asr.v1.Word\x12)\n\ttentative\x18\x02 \x03(\x0b\x32\x16.callytics.asr.v1.Word\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\x08\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x13\n\x0bstream_time\x18\x05 \x01(\x01\x12\x0c\n\x04\x65nds\x18\x06 \x03(\x05\x32\x8f\x02\n\x0bTranscriber\x12H\n\x04Info\x12 .callytics.common.v1.InfoRequest\x1a\x1e.callytics.common.v1.StageInfo\x12[\n\nTranscribe\x12#.callytics.asr.v1.TranscribeRequest\x1a$.callytics.asr.v1.TranscribeResponse(\x01\x30\x01\x12Y\n\x10StreamTranscribe\x12\x1f.callytics.asr.v1.StreamRequest\x1a .callytics.asr.v1.StreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'shared/stubs/callytics/asr/v1/asr.proto\x12\x10\x63\x61llytics.asr.v1\x1a-shared/stubs/callytics/common/v1/common.proto\"b\n\x14TranscriptionOptions\x12\x15\n\x08language\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x17\n\x0fword_timestamps\x18\x02 \x01(\x08\x12\r\n\x05terms\x18\x03 \x03(\tB\x0b\n\t_language\"e\n\x11TranscribeRequest\x12\x39\n\x07options\x18\x01 \x01(\x0b\x32&.callytics.asr.v1.TranscriptionOptionsH\x00\x12\r\n\x03pcm\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04item\"E\n\x04Word\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\".\n\x05Words\x12%\n\x05words\x18\x01 \x03(\x0b\x32\x16.callytics.asr.v1.Word\"@\n\x0eTranscriptDone\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x1c\n\x14language_probability\x18\x02 \x01(\x01\"\xab\x01\n\x12TranscribeResponse\x12\x31\n\x08progress\x18\x01 \x01(\x0b\x32\x1d.callytics.common.v1.ProgressH\x00\x12(\n\x05words\x18\x02 \x01(\x0b\x32\x17.callytics.asr.v1.WordsH\x00\x12\x30\n\x04\x64one\x18\x03 \x01(\x0b\x32 .callytics.asr.v1.TranscriptDoneH\x00\x42\x06\n\x04item\"\x0e\n\x0cStreamFinish\"\x93\x01\n\rStreamRequest\x12\x39\n\x07options\x18\x01 \x01(\x0b\x32&.callytics.asr.v1.TranscriptionOptionsH\x00\x12\r\n\x03pcm\x18\x02 \x01(\x0cH\x00\x12\x30\n\x06\x66inish\x18\x03 \x01(\x0b\x32\x1e.callytics.asr.v1.StreamFinishH\x00\x42\x06\n\x04item\"\xad\x01\n\x0eStreamResponse\x12)\n\tcommitted\x18\x01 \x03(\x0b\x32\x16.callytics.asr.v1.Word\x12)\n\ttentative\x18\x02 \x03(\x0b\x32\x16.callytics.asr.v1.Word\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\x08\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x13\n\x0bstream_time\x18\x05 \x01(\x01\x12\x0c\n\x04\x65nds\x18\x06 \x03(\x05\x32\x8f\x02\n\x0bTranscriber\x12H\n\x04Info\x12 .callytics.common.v1.InfoRequest\x1a\x1e.callytics.common.v1.StageInfo\x12[\n\nTranscribe\x12#.callytics.asr.v1.TranscribeRequest\x1a$.callytics.asr.v1.TranscribeResponse(\x01\x30\x01\x12Y\n\x10StreamTranscribe\x12\x1f.callytics.asr.v1.StreamRequest\x1a .callytics.asr.v1.StreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,23 +33,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shared.stubs.callytics.asr.
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TRANSCRIPTIONOPTIONS']._serialized_start=108
-  _globals['_TRANSCRIPTIONOPTIONS']._serialized_end=191
-  _globals['_TRANSCRIBEREQUEST']._serialized_start=193
-  _globals['_TRANSCRIBEREQUEST']._serialized_end=294
-  _globals['_WORD']._serialized_start=296
-  _globals['_WORD']._serialized_end=365
-  _globals['_WORDS']._serialized_start=367
-  _globals['_WORDS']._serialized_end=413
-  _globals['_TRANSCRIPTDONE']._serialized_start=415
-  _globals['_TRANSCRIPTDONE']._serialized_end=479
-  _globals['_TRANSCRIBERESPONSE']._serialized_start=482
-  _globals['_TRANSCRIBERESPONSE']._serialized_end=653
-  _globals['_STREAMFINISH']._serialized_start=655
-  _globals['_STREAMFINISH']._serialized_end=669
-  _globals['_STREAMREQUEST']._serialized_start=672
-  _globals['_STREAMREQUEST']._serialized_end=819
-  _globals['_STREAMRESPONSE']._serialized_start=822
-  _globals['_STREAMRESPONSE']._serialized_end=995
-  _globals['_TRANSCRIBER']._serialized_start=998
-  _globals['_TRANSCRIBER']._serialized_end=1269
+  _globals['_TRANSCRIPTIONOPTIONS']._serialized_end=206
+  _globals['_TRANSCRIBEREQUEST']._serialized_start=208
+  _globals['_TRANSCRIBEREQUEST']._serialized_end=309
+  _globals['_WORD']._serialized_start=311
+  _globals['_WORD']._serialized_end=380
+  _globals['_WORDS']._serialized_start=382
+  _globals['_WORDS']._serialized_end=428
+  _globals['_TRANSCRIPTDONE']._serialized_start=430
+  _globals['_TRANSCRIPTDONE']._serialized_end=494
+  _globals['_TRANSCRIBERESPONSE']._serialized_start=497
+  _globals['_TRANSCRIBERESPONSE']._serialized_end=668
+  _globals['_STREAMFINISH']._serialized_start=670
+  _globals['_STREAMFINISH']._serialized_end=684
+  _globals['_STREAMREQUEST']._serialized_start=687
+  _globals['_STREAMREQUEST']._serialized_end=834
+  _globals['_STREAMRESPONSE']._serialized_start=837
+  _globals['_STREAMRESPONSE']._serialized_end=1010
+  _globals['_TRANSCRIBER']._serialized_start=1013
+  _globals['_TRANSCRIBER']._serialized_end=1284
 # @@protoc_insertion_point(module_scope)

@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TranscriptionOptions(_message.Message):
-    __slots__ = ("language", "word_timestamps")
+    __slots__ = ("language", "word_timestamps", "terms")
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     WORD_TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
     language: str
     word_timestamps: bool
-    def __init__(self, language: _Optional[str] = ..., word_timestamps: _Optional[bool] = ...) -> None: ...
+    terms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, language: _Optional[str] = ..., word_timestamps: _Optional[bool] = ..., terms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TranscribeRequest(_message.Message):
     __slots__ = ("options", "pcm")
