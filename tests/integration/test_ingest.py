@@ -23,7 +23,6 @@ from samples.model import CallScript, Turn
 from tests.support.processes import (
     ROOT,
     LineReader,
-    WorkerProcess,
     callytics_command,
     embedded_env,
     run_command,
@@ -245,31 +244,4 @@ def test_analyze_a_folder_recursively_with_a_pattern_as_the_readme_shows(tmp_pat
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     store = Store(f"sqlite:///{tmp_path}/callytics.db")
     assert Counter(c.agent for c in store.calls()) == {"a-ana": 1, "a-ben": 1}
-    store.database.dispose()
-
-
-def test_with_arq_the_workers_run_the_jobs_and_the_watcher_moves_the_files(
-    tmp_path, rendered, private_redis
-):
-    """JOB_BACKEND=arq: `callytics ingest` enqueues, a `callytics worker` runs the jobs."""
-    folder = tmp_path / "incoming"
-    folder.mkdir()
-    env = embedded_env(tmp_path, COLUMNS="200", REDIS_URL=private_redis.url(), JOB_BACKEND="arq")
-    worker = WorkerProcess(env, "--metrics-port", "0")
-    try:
-        worker.wait_for("worker ready")  # it has created the schema, too
-        for i in (3, 4):
-            drop(rendered[i], folder, i)
-        ingested = run_command(
-            [*callytics_command(), "ingest", str(folder), "--poll-s", "0.3"], env
-        )
-    finally:
-        worker.stop()
-    assert ingested.returncode == 0, ingested.stderr + worker.log()
-    assert "jobs run in arq workers" in ingested.stderr
-    assert "2 analysed, 0 duplicate(s), 0 failed" in ingested.stderr
-    assert done_files(folder) == ["call-03.wav", "call-04.wav"]
-    store = Store(f"sqlite:///{tmp_path}/callytics.db")
-    assert sorted(c.meta["external_id"] for c in store.calls()) == ["C-03", "C-04"]
-    assert sorted(f.status for f in store.files()) == ["done", "done"]
     store.database.dispose()
