@@ -380,7 +380,11 @@ class AnalysisService:
             document = build_document(job.call_id, job.filename, utcnow(), result)
             if self.qa is not None:
                 document["qa"] = await self.qa.score(document)
-            sha = await asyncio.to_thread(file_sha256, audio_path)
+            # Hashed when the job was submitted; a job queued before that was recorded
+            # (an older version) is hashed now.
+            sha = job.content_sha256
+            if sha is None:
+                sha = await asyncio.to_thread(file_sha256, audio_path)
             redacted = await asyncio.to_thread(self._redacted_audio, job, audio, result)
             try:
                 final = await asyncio.to_thread(
