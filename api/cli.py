@@ -39,6 +39,15 @@ app.add_typer(webhooks_cli.app, name="webhooks")
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 
+# The options `analyze` and `ingest` share (core/ingest).
+PatternOption = Annotated[
+    str | None,
+    typer.Option(help="Metadata from file names, e.g. '{date}_{agent}_{call_id}.wav'."),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Analyse again what was analysed already.")
+]
+
 
 def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,13 +107,8 @@ def analyze(
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Folders: their whole tree.")
     ] = False,
-    pattern: Annotated[
-        str | None,
-        typer.Option(help="Metadata from file names, e.g. '{date}_{agent}_{call_id}.wav'."),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Analyse again what was analysed already.")
-    ] = False,
+    pattern: PatternOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Analyse call recordings: who spoke when, what was said, how it went.
 
@@ -443,10 +447,7 @@ def ingest(
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Its sub-folders too.")
     ] = False,
-    pattern: Annotated[
-        str | None,
-        typer.Option(help="Metadata from file names, e.g. '{date}_{agent}_{call_id}.wav'."),
-    ] = None,
+    pattern: PatternOption = None,
     done_dir: Annotated[
         Path | None, typer.Option(help="Where analysed files go (default: FOLDER/.done).")
     ] = None,
@@ -462,9 +463,7 @@ def ingest(
             min=0.1, help="Seconds between looks; a file is taken once unchanged across one."
         ),
     ] = 2.0,
-    force: Annotated[
-        bool, typer.Option("--force", help="Analyse again what was analysed already.")
-    ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Analyse every recording put in a folder, once each, then move it to the done folder.
 
