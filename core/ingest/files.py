@@ -83,11 +83,11 @@ def _walk(folder: Path, recursive: bool, skipped: set[Path]) -> Iterator[Path]:
 
 
 def sidecar_of(path: Path) -> Path | None:
-    """The recording's sidecar JSON, if it has one: ``call.wav.json``, else ``call.json``."""
-    for candidate in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The recording's sidecar JSON, if it has one: ``call.wav.json``. Never ``call.json``:
+    that is where ``callytics analyze call.wav --json call.json`` (``make demo``) writes its
+    result, which would then be read back as the recording's metadata."""
+    candidate = path.with_name(path.name + ".json")
+    return candidate if candidate.is_file() else None
 
 
 @dataclass(frozen=True)

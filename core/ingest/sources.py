@@ -6,7 +6,7 @@
 2. a ``metadata.csv`` in its folder or a folder above it, up to the ingested folder: a
    ``file`` column (the path from the CSV's folder) and one column per key; the nearest
    CSV that lists the file is used;
-3. its sidecar JSON, ``call.wav.json`` or ``call.json``: an object of keys to values.
+3. its sidecar JSON, ``call.wav.json``: an object of keys to values.
 
 Each source goes through :func:`core.calls.metadata.parse_metadata`; a source that cannot
 be read or has a bad value raises :class:`InvalidInputError` naming the file and the source,

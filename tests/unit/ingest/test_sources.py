@@ -109,10 +109,16 @@ def test_a_bad_csv_fails_the_files_it_would_describe(tmp_path):
 
 def test_sidecar_json_next_to_the_recording(tmp_path):
     call = touch(tmp_path / "call.wav")
-    touch(tmp_path / "call.json", '{"agent": "a-1"}')
-    assert MetadataSources().metadata(call) == {"agent": "a-1"}
-    touch(tmp_path / "call.wav.json", '{"agent": "a-2", "vip": true}')  # preferred
+    touch(tmp_path / "call.wav.json", '{"agent": "a-2", "vip": true}')
     assert MetadataSources().metadata(call) == {"agent": "a-2", "vip": True}
+
+
+def test_a_result_document_beside_the_recording_is_not_its_sidecar(tmp_path):
+    """`make demo` writes demo_call.json beside demo_call.wav; a second run read it back as
+    metadata and failed ("metadata audio is a dict")."""
+    call = touch(tmp_path / "call.wav")
+    touch(tmp_path / "call.json", '{"id": "c-1", "audio": {"channels": 2}, "utterances": []}')
+    assert MetadataSources().metadata(call) == {}
 
 
 @pytest.mark.parametrize(
