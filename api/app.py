@@ -7,13 +7,16 @@ up jobs interrupted by a previous stop) and loads the stage models in the backgr
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.health import router as health_router
+from api.hot import HotReads
 from api.limits import ApiHeaders, BodySizeLimit, UploadGate
 from api.metrics import HttpMetrics
 from api.metrics import router as metrics_router
@@ -34,6 +37,7 @@ def create_app(
     container: Container | None = None,
     load_models: bool = True,
     run_jobs: bool = True,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     from bootstrap.tracing import instrument_app, instrument_database, setup_tracing
 
@@ -47,7 +51,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(container)
         app.state.runtime = runtime
-        await runtime.start(load_models=load_models, run_jobs=run_jobs)
+        await runtime.start(load_models=load_models, run_jobs=run_jobs, freeze_heap=freeze_heap)
         try:
             yield
         finally:
@@ -59,6 +63,7 @@ def create_app(
         version="0.3.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        **_without_native_telemetry(),
     )
     app.state.container = container
     install_error_handlers(app)
@@ -68,9 +73,32 @@ def create_app(
     app.add_middleware(ApiHeaders)
     app.add_middleware(UploadGate, auth=container.authenticator())  # before any body is read
     app.add_middleware(BodySizeLimit, max_mb=settings.max_upload_mb)
+    app.add_middleware(HotReads, route=_route(app, "get_call"))  # cached documents, first
     app.add_middleware(HttpMetrics, metrics=container.metrics())
     instrument_app(app)
     return app
+
+
+def _without_native_telemetry() -> dict[str, Any]:
+    """FastAPI's own telemetry off: since 0.16x it makes a span and metrics for every request
+    whenever a tracer provider is installed (setup_tracing installs one), beside the spans of
+    ``instrument_app`` (only when exporting) and the Prometheus metrics (``HttpMetrics``)."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
+def _route(app: FastAPI, name: str) -> Any:
+    """The route called ``name``, also inside included routers (FastAPI 0.16x keeps them
+    nested), or None."""
+    routes = list(app.routes)
+    while routes:
+        route = routes.pop()
+        if getattr(route, "name", None) == name:
+            return route
+        nested = getattr(route, "original_router", None) or getattr(route, "app", None)
+        routes.extend(getattr(nested, "routes", None) or [])
+    return None
 
 
 def _include_interfaces(app: FastAPI) -> None:
@@ -86,5 +114,6 @@ def _include_interfaces(app: FastAPI) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """For ``uvicorn --factory api.app:app_from_env``: settings from the environment."""
-    return create_app()
+    """For ``uvicorn --factory api.app:app_from_env``: settings from the environment; the
+    heap frozen once the models are loaded (a serving process, see Runtime.load_stages)."""
+    return create_app(freeze_heap=True)

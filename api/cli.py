@@ -317,8 +317,9 @@ def serve(
         "workers": workers,
         "log_level": log_level,
         "ws": "websockets-sansio",
-        # slow and idle clients are cut off; past the cap new requests get 503
-        "http": "api.serving:GuardedH11Protocol",
+        "loop": "uvloop",
+        # httptools parses; slow and idle clients are cut off; past the cap: 503
+        "http": "api.serving:GuardedHttpToolsProtocol",
         "limit_concurrency": settings.max_connections,
     }
     if workers == 1:

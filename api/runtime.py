@@ -9,6 +9,7 @@ Endpoints take the services they use from it (``runtime.catalog``, ``runtime.cat
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -79,9 +80,15 @@ class Runtime:
         }
         self._loader: asyncio.Task[None] | None = None
         self._redis: Any = None
+        self._freeze_heap = False
 
     # ------------------------------------------------------------------ life
-    async def start(self, *, load_models: bool = True, run_jobs: bool = True) -> None:
+    async def start(
+        self, *, load_models: bool = True, run_jobs: bool = True, freeze_heap: bool = False
+    ) -> None:
+        """``freeze_heap``: once the models are loaded, take everything then alive out of the
+        garbage collector's sight (see :meth:`load_stages`); for a serving process."""
+        self._freeze_heap = freeze_heap
         await asyncio.to_thread(self.database.upgrade)
         if self.settings.redis_url:
             import redis.asyncio as aioredis
@@ -144,6 +151,14 @@ class Runtime:
                 await self.search.warm()
             except Exception as exc:
                 log.warning("search index not built at startup: %s", exc)
+        if self._freeze_heap:
+            # The models' millions of objects live as long as the process. Left to the
+            # collector, every full collection walked them: a 200-400 ms pause of the event
+            # loop every few thousand requests (cached reads at 50 connections: p90 220 ms,
+            # 36 ms frozen). Frozen, a collection walks only what came later.
+            await asyncio.to_thread(gc.collect)
+            gc.freeze()
+            log.info("heap frozen after loading: %d objects", gc.get_freeze_count())
 
     async def _load_stage(self, state: StageState, engine: Any) -> None:
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """What keeps `callytics serve` up under slow, idle and abusive connections.
 
-- :class:`GuardedH11Protocol`: uvicorn's HTTP/1.1 protocol with a deadline for a request's
+- :class:`GuardedHttpToolsProtocol`: uvicorn's httptools HTTP/1.1 protocol with a deadline for a request's
   headers (``HTTP_HEADER_TIMEOUT_S``) and for each gap in its body (``HTTP_BODY_TIMEOUT_S``):
   a client that opens a connection and trickles bytes (slowloris) or goes silent is cut off,
   so half-open connections cannot pile up until the process runs out of file descriptors.
@@ -19,64 +19,74 @@ import resource
 import time
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn loads it by name (``api.serving:GuardedH11Protocol``), in each worker
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn loads it by name (``api.serving:GuardedHttpToolsProtocol``), in each worker
     process too: its deadlines come from the environment, which `serve` fills from the
-    settings (``.env`` included)."""
+    settings (``.env`` included).
+
+    httptools (llhttp, in C) parses; the parser's callbacks say where a request stands:
+    nothing or part of its headers (the header deadline), headers done and body owed (the
+    body deadline), or complete (no deadline: the app has it, then uvicorn's keep-alive).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout_s = float(os.environ.get("HTTP_HEADER_TIMEOUT_S", "10"))
         self.body_timeout_s = float(os.environ.get("HTTP_BODY_TIMEOUT_S", "30"))
         self._deadline: asyncio.TimerHandle | None = None
+        self._owed: str | None = "headers"  # what the client owes now: headers, body or None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        super().data_received(data)  # the parser's callbacks below run inside this
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._owed = "headers"
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._owed = "body"
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._owed = None
+
     def _arm(self) -> None:
         """(Re)start the deadline for what the client owes us now, or stop it if nothing."""
         self._disarm()
+        if self._owed is None or self.transport.is_closing():
+            return
         if self.transport.get_protocol() is not self:  # upgraded to a WebSocket
             return
-        state = self.conn.their_state
-        if state is h11.IDLE and self.cycle is None:
-            timeout = self.header_timeout_s  # a new connection: its first request's headers
-        elif state is h11.IDLE and self.cycle.response_complete and self.conn.trailing_data[0]:
-            timeout = self.header_timeout_s  # the next request has begun, slowly
-        elif state is h11.SEND_BODY:
-            timeout = self.body_timeout_s
-        else:
-            return  # waiting on the app, or idle between requests (uvicorn's keep-alive)
-        self._deadline = self.loop.call_later(timeout, self._expire, state)
+        timeout = self.header_timeout_s if self._owed == "headers" else self.body_timeout_s
+        self._deadline = self.loop.call_later(timeout, self._expire)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
-    def _expire(self, state: Any) -> None:
+    def _expire(self) -> None:
         self._deadline = None
         if self.flow.read_paused:  # the app is behind, not the client: wait for it
             self._arm()
             return
-        what = "headers" if state is h11.IDLE else "body"
-        log.debug("closing a connection from %s: its request %s stalled", self.client, what)
-        if state is h11.SEND_BODY and self.cycle is not None:
+        log.debug("closing a connection from %s: its request %s stalled", self.client, self._owed)
+        if self._owed == "body" and self.cycle is not None:
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         self.transport.close()

@@ -9,6 +9,8 @@
                    overlaps and third parties, end to end; diarization vs ASR time
                    (bench/overlap.py)
     load           REST read and search under concurrent clients, with wrk (bench/load.py)
+    profile        the server's CPU per request by layer under wrk, sampled by py-spy, with
+                   flame graphs (bench/profile.py)
     search         semantic search at 100,000 utterances (bench/search.py)
     grpc_overhead  one call all in-process vs all over gRPC (bench/grpc_overhead.py)
     pii            PII redaction recall and precision, and a call read aloud (bench/pii.py)
@@ -39,6 +41,7 @@ COMMANDS = (
     "der",
     "overlap",
     "load",
+    "profile",
     "search",
     "grpc_overhead",
     "pii",

@@ -167,22 +167,60 @@ def server_auth(api_key: str | None) -> dict[str, str]:
     }
 
 
+def seed_once(
+    seed_dir: Path, env: dict[str, str], calls: int
+) -> tuple[list[str], list[tuple[Path, float]]]:
+    """Seed ``seed_dir`` (database, recordings, ``seed.json``) unless an earlier run did."""
+    manifest = seed_dir / "seed.json"
+    if manifest.exists():
+        saved = json.loads(manifest.read_text())
+        if saved["calls"] == calls:
+            return saved["ids"], [(Path(p), s) for p, s in saved["recordings"]]
+        raise SystemExit(f"{seed_dir} holds {saved['calls']} calls, not {calls}: another dir")
+    ids, recordings = seed(seed_dir, env, calls)
+    manifest.write_text(
+        json.dumps({"calls": calls, "ids": ids, "recordings": [[str(p), s] for p, s in recordings]})
+    )
+    return ids, recordings
+
+
 @contextmanager
-def seeded_server(calls: int, database_url: str | None, api_key: str | None) -> Iterator[Seeded]:
-    """Seed a throwaway database, start `callytics serve` on it, warm up reads and search."""
+def seeded_server(
+    calls: int,
+    database_url: str | None,
+    api_key: str | None,
+    *,
+    seed_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Seeded]:
+    """Seed a throwaway database, start `callytics serve` on it, warm up reads and search.
+
+    ``seed_dir`` (SQLite only): keep the seeded database and recordings there and reuse
+    them on the next run; ``extra_env``: more settings for the server."""
     from tests.support.processes import ServeProcess, child_env
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     with tempfile.TemporaryDirectory(prefix="callytics-load-") as tmp_name:
         tmp = Path(tmp_name)
-        env = child_env(
-            DATABASE_URL=database_url or f"sqlite:///{tmp}/callytics.db",
-            STORAGE_DIR=str(tmp / "audio"),
+        data = seed_dir or tmp
+        data.mkdir(parents=True, exist_ok=True)
+        settings = dict(
+            DATABASE_URL=database_url or f"sqlite:///{data}/callytics.db",
+            STORAGE_DIR=str(data / "audio"),
             ASR_MODEL="tiny.en",
             LLM_PROVIDER="rules",
             **server_auth(api_key),
         )
-        ids, recordings = seed(tmp, env, calls)
+        if seed_dir is not None and database_url is None:
+            ids, recordings = seed_once(seed_dir, child_env(**settings), calls)
+            # each run on its own copy: the jobs of one run add calls the next would read
+            shutil.copy(seed_dir / "callytics.db", tmp / "callytics.db")
+            settings.update(
+                DATABASE_URL=f"sqlite:///{tmp}/callytics.db", STORAGE_DIR=str(tmp / "audio")
+            )
+        else:
+            ids, recordings = seed(tmp, child_env(**settings), calls)
+        env = child_env(**settings, **(extra_env or {}))
         server = ServeProcess(env, tmp / "serve.log").start()
         try:
             base = server.url
@@ -402,6 +440,7 @@ def warm_up_job(url: str, recording: tuple[Path, float], headers: dict[str, str]
 def one_endpoint_at_a_time(bench: Seeded, args: argparse.Namespace) -> list[dict[str, Any]]:
     targets = {
         "GET /v1/calls/{id}": [f"/v1/calls/{i}" for i in bench.ids],
+        "GET /v1/calls (list)": list_paths(bench.url, bench.headers),
         "GET /v1/search, distinct queries": distinct_searches(),
         # A few queries over and over: their vectors come from the query cache.
         "GET /v1/search, 5 repeated queries": [search_path(q) for q in QUERIES],
@@ -510,6 +549,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--database-url")
     parser.add_argument(
+        "--seed-dir",
+        type=Path,
+        help="SQLite: keep the seeded database here and reuse it on the next run",
+    )
+    parser.add_argument(
         "--api-key", help="an API key (cly_...), sent as `Authorization: Bearer KEY`"
     )
     parser.add_argument("--timeout", type=int, default=10, help="wrk's per-request timeout, s")
@@ -531,7 +575,9 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: sudo apt-get install wrk")
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    with seeded_server(args.calls, args.database_url, args.api_key) as bench:
+    with seeded_server(
+        args.calls, args.database_url, args.api_key, seed_dir=args.seed_dir
+    ) as bench:
         if args.jobs is None:
             rows = one_endpoint_at_a_time(bench, args)
         else:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _provider: Any = None
+_exporting = False  # whether spans leave the process (an exporter, or a provider given)
 _instrumented: set[int] = set()  # apps (FastAPI instrumentation)
 
 
@@ -36,11 +37,15 @@ def setup_tracing(settings: Any, service_name: str, *, provider: Any = None) -> 
     ``provider`` (tests: one with an ``InMemorySpanExporter``) is used instead of building
     one. Idempotent: a second call returns the provider already installed.
     """
-    global _provider
+    global _provider, _exporting
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
 
     with _lock:
+        # a caller's provider (tests: an in-memory exporter) or an endpoint: spans are kept
+        _exporting |= provider is not None or bool(
+            getattr(settings, "otel_exporter_otlp_endpoint", None)
+        )
         if _provider is not None:
             return _provider
         current = trace.get_tracer_provider()
@@ -63,16 +68,31 @@ def setup_tracing(settings: Any, service_name: str, *, provider: Any = None) -> 
         return _provider
 
 
-def instrument_app(app: Any) -> None:
-    """Server spans for the HTTP requests (not /metrics nor the health probes)."""
+def instrument_app(app: Any) -> bool:
+    """Server spans for the HTTP requests (not /metrics nor the health probes), when spans
+    leave the process; returns whether the app is instrumented.
+
+    With no exporter every span would be made and dropped, and a request's spans (the
+    server span and one per ASGI message) cost a quarter of a cached read's CPU
+    (docs/performance.md), so requests are not traced; jobs and stages still are (one trace
+    per job, its id in the log lines). When exporting, the per-message ``http send`` and
+    ``http receive`` spans are left out, and ``OTEL_TRACES_SAMPLER`` /
+    ``OTEL_TRACES_SAMPLER_ARG`` (read by the SDK) sample requests.
+    """
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     if id(app) in _instrumented:
-        return
+        return True
+    if not _exporting:
+        return False
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="metrics,health", tracer_provider=_provider
+        app,
+        excluded_urls="metrics,health",
+        tracer_provider=_provider,
+        exclude_spans=["send", "receive"],
     )
     _instrumented.add(id(app))
+    return True
 
 
 def instrument_database(database: Any) -> None:

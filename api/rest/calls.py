@@ -226,7 +226,10 @@ async def _document(runtime: Runtime, call_id: str) -> dict[str, Any]:
 async def get_call(runtime: RuntimeDep, call_id: str) -> Response:
     # The stored JSON goes out as it is: the document was validated when it was built, and
     # re-validating a long call's words on every read would cost more than the read itself.
-    body = await asyncio.to_thread(runtime.catalog.document_json, call_id)
+    # A memory-tier hit is answered here on the event loop; anything else reads in a thread.
+    body = runtime.catalog.cached_document_json(call_id)
+    if body is None:
+        body = await asyncio.to_thread(runtime.catalog.document_json, call_id)
     return Response(body, media_type="application/json")
 
 

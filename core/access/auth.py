@@ -305,6 +305,23 @@ class Authenticator:
             "API keys start with cly_; tokens are JWTs signed with JWT_SECRET.",
         )
 
+    def cached(self, authorization: str | None, api_key: str | None = None) -> Principal | None:
+        """What :meth:`authenticate` would answer, when that needs no I/O: authentication
+        off, a key verified within ``KEY_CACHE_TTL_S`` or configured, or a JWT (a signature
+        check). None when it would have to ask the database (an unknown key, or whether any
+        key exists not yet known); raises as :meth:`authenticate` does for bad credentials."""
+        if self._enabled is None and not (self.tokens or self.static_keys or self.keys is None):
+            return None  # whether any key exists is the store's to say
+        if not self.enabled:
+            return LOCAL_ADMIN
+        credential = api_key or _bearer(authorization)
+        if not credential:
+            return None
+        if credential.startswith(KEY_PREFIX):
+            digest = hash_key(credential)
+            return self._verified.get(digest) or self.static_keys.get(digest)
+        return self.authenticate(authorization, api_key)
+
     def _key(self, key: str) -> Principal:
         digest = hash_key(key)
         if (found := self._verified.get(digest)) is not None:

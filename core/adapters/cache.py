@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import numpy as np
+import orjson
 import redis
 from cachetools import TTLCache
 from sqlalchemy.exc import IntegrityError
@@ -50,13 +51,25 @@ REDIS_ERRORS = (redis.RedisError, OSError)
 MAX_KEY_LEN = 200  # cache_entries.key is String(200)
 
 
+# sorted keys; datetimes and dataclasses as ``str()`` gives them, as the stdlib path did
+ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def json_dumps(obj: Any) -> bytes:
     """Stable JSON (sorted keys, no spaces): the bytes of every dict in the cache."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    try:
+        return orjson.dumps(obj, default=str, option=ORJSON_OPTIONS)
+    except TypeError:  # what orjson does not know (or an int past 64 bits): stdlib's way
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def json_loads(data: bytes) -> Any:
-    return json.loads(data)
+    return orjson.loads(data)
 
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:
@@ -183,6 +196,15 @@ class TieredCache:
         self._redis_set(items)
         if durable and self.database is not None and items:
             _db_put(self.database, items)
+
+    def peek(self, key: str) -> bytes | None:
+        """The memory tier's value, or None: no I/O, so the event loop may call it. A hit is
+        counted; a miss is not (the read that follows, through :meth:`get_or_load`, is)."""
+        with self._lock:
+            value = self._memory.get(key)
+        if value is not None:
+            self.counts.record("memory", 1, 0)
+        return value
 
     def get_or_load(self, key: str, loader: Callable[[], bytes | None]) -> bytes | None:
         """Memory, Redis, then ``loader``: the system of record, counted as the database tier."""
@@ -353,6 +375,10 @@ class CallDocumentCache:
             return None if document is None else json_dumps(document)
 
         return self.cache.get_or_load(f"doc:{call_id}", load)
+
+    def peek_json(self, call_id: str) -> bytes | None:
+        """The document's JSON if this process's memory tier holds it (no I/O)."""
+        return self.cache.peek(f"doc:{call_id}")
 
     def invalidate(self, call_id: str) -> None:
         """After the call was deleted or re-analysed, once that transaction committed."""

@@ -193,6 +193,11 @@ class CallCatalog:
             raise self._missing(call_id)
         return data
 
+    def cached_document_json(self, call_id: str) -> bytes | None:
+        """The document's JSON when this process's memory tier holds it, else None; no I/O,
+        so the event loop answers a hot read without a thread hop."""
+        return self.document_cache.peek_json(call_id) if self.document_cache else None
+
     def _missing(self, call_id: str) -> NotFoundError:
         with UnitOfWork(self.database) as uow:
             return uow.calls.missing(call_id)

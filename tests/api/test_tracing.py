@@ -146,3 +146,22 @@ def test_log_records_carry_the_trace_and_job_ids(spans):
         current_job_id.reset(token)
     assert record.job_id == "job-7"  # type: ignore[attr-defined]
     assert record.trace_id == format(span.get_span_context().trace_id, "032x")  # type: ignore[attr-defined]
+
+
+def test_requests_are_traced_only_when_spans_leave_the_process(monkeypatch):
+    """No exporter: a request's spans would be made and dropped (a quarter of a cached
+    read's CPU), so the app is not instrumented; with one, it is, without the per-message
+    send/receive spans."""
+    from fastapi import FastAPI
+
+    import bootstrap.tracing as tracing
+
+    monkeypatch.setattr(tracing, "_exporting", False)
+    quiet = FastAPI()
+    assert tracing.instrument_app(quiet) is False
+    assert not getattr(quiet, "_is_instrumented_by_opentelemetry", False)
+
+    monkeypatch.setattr(tracing, "_exporting", True)
+    traced = FastAPI()
+    assert tracing.instrument_app(traced) is True
+    assert traced._is_instrumented_by_opentelemetry  # type: ignore[attr-defined]

@@ -1,0 +1,103 @@
+"""The hot read (api/hot.py): a cached call document answered in front of the framework,
+with the route's own answer, and nothing else answered there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.hot import HotReads
+from tests.api.conftest import runtime_of
+from tests.api.test_auth import auth, with_keys
+from tests.api.test_rest import analysed
+
+SAME_HEADERS = ("content-type", "content-length", "x-content-type-options", "cache-control")
+
+
+@pytest.fixture
+def route_reads(monkeypatch) -> Any:
+    """Counts the reads that reached the route (the catalog's ``document_json``)."""
+
+    def watch(client: Any) -> list[str]:
+        catalog = runtime_of(client).catalog
+        seen: list[str] = []
+        original = catalog.document_json
+
+        def counted(call_id: str) -> bytes:
+            seen.append(call_id)
+            return original(call_id)
+
+        monkeypatch.setattr(catalog, "document_json", counted)
+        return seen
+
+    return watch
+
+
+def test_the_app_has_the_hot_read_in_front_of_the_framework(client):
+    assert any(m.cls is HotReads for m in client.app.user_middleware)
+
+
+def test_a_cached_document_is_the_routes_own_answer_without_the_route(client, route_reads):
+    call_id = analysed(client)["call_id"]
+    reads = route_reads(client)
+    first = client.get(f"/v1/calls/{call_id}")  # not in memory yet: the route reads it
+    assert first.status_code == 200 and reads == [call_id]
+
+    again = client.get(f"/v1/calls/{call_id}")
+
+    assert reads == [call_id]  # answered in front of the route
+    assert again.status_code == 200
+    assert again.content == first.content and again.json()["id"] == call_id
+    assert {h: again.headers[h] for h in SAME_HEADERS} == {
+        h: first.headers[h] for h in SAME_HEADERS
+    }
+    metrics = client.get("/metrics").text
+    line = 'callytics_http_requests_total{method="GET",route="/v1/calls/{call_id}",status="200"}'
+    assert f"{line} 2.0" in metrics  # both counted under the route's template
+
+
+def test_other_paths_and_methods_go_to_the_app(client, route_reads):
+    call_id = analysed(client)["call_id"]
+    assert client.get(f"/v1/calls/{call_id}").status_code == 200  # cached now
+    reads = route_reads(client)
+
+    head = client.head(f"/v1/calls/{call_id}")
+    assert head.status_code == 405  # the route answers GET only; HEAD is the app's answer
+    assert client.get(f"/v1/calls/{call_id}/audit").json()["call_id"] == call_id
+    assert reads == []
+
+
+def test_credentials_are_checked_as_the_route_checks_them(client, route_reads):
+    keys = with_keys(client)
+    call_id = analysed_with_key(client, keys["analyst"])
+    assert client.get(f"/v1/calls/{call_id}", headers=auth(keys["viewer"])).status_code == 200
+    reads = route_reads(client)
+
+    anonymous = client.get(f"/v1/calls/{call_id}")
+    unknown = client.get(f"/v1/calls/{call_id}", headers=auth("cly_not-a-key"))
+    malformed = client.get(f"/v1/calls/{call_id}", headers={"Authorization": "Basic eA=="})
+    viewer = client.get(f"/v1/calls/{call_id}", headers=auth(keys["viewer"]))
+
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["hint"]
+    assert unknown.status_code == 401 and "not valid" in unknown.json()["error"]["message"]
+    assert malformed.status_code == 401 and "Bearer" in malformed.json()["error"]["message"]
+    assert viewer.status_code == 200 and viewer.json()["id"] == call_id
+    assert reads == []  # the refusals are the app's; the valid read never reached the route
+
+
+def analysed_with_key(client: Any, key: str) -> str:
+    from tests.api.test_auth import analysed_as
+
+    return str(analysed_as(client, key)["call_id"])
+
+
+def test_a_deleted_call_is_gone_from_the_hot_read_too(client):
+    call_id = analysed(client)["call_id"]
+    assert client.get(f"/v1/calls/{call_id}").status_code == 200
+    assert client.get(f"/v1/calls/{call_id}").status_code == 200  # from memory
+
+    assert client.delete(f"/v1/calls/{call_id}").status_code == 204
+
+    gone = client.get(f"/v1/calls/{call_id}")
+    assert gone.status_code == 410, gone.text
