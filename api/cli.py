@@ -255,9 +255,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[
-        int,
-        typer.Option(min=1, help="uvicorn worker processes (more than 1 needs JOB_BACKEND=arq)."),
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            help="API processes. Default: one per core with JOB_BACKEND=arq (jobs run in "
+            "`callytics worker`s), else 1 (the in-process job queue lives in one process).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option()] = "info",
     fd: Annotated[
         int | None, typer.Option(help="Serve on an already-bound socket (a supervisor's).")
@@ -293,6 +297,8 @@ def serve(
         _fail_usage(str(exc))
     finally:
         container.database().dispose()
+    if workers is None:
+        workers = default_workers(settings.job_backend)
     if workers > 1 and settings.job_backend != "arq":
         _fail_usage(
             "Several API processes would each run the in-process job queue. "
@@ -303,7 +309,8 @@ def serve(
     spool_in(Path(settings.storage_dir) / "incoming")
     Console(stderr=True).print(
         f"Callytics on http://{host}:{port}  (web page /, docs /docs, GraphQL /graphql; "
-        f"database {redacted(settings.database_url)}, jobs {settings.job_backend})\n{notice}"
+        f"database {redacted(settings.database_url)}, jobs {settings.job_backend}, "
+        f"{workers} API process{'es' if workers > 1 else ''})\n{notice}"
     )
     from api.serving import install_repeat_filter, raise_open_file_limit
 
@@ -331,6 +338,14 @@ def serve(
         return
     config = uvicorn.Config("api.app:app_from_env", **options)
     uvicorn.Server(config).run(sockets=[inherited_socket(fd)])
+
+
+def default_workers(job_backend: str) -> int:
+    """One API process per core this process may run on when jobs run elsewhere (arq);
+    with the in-process queue one, which holds the queue, the live calls and job progress."""
+    if job_backend != "arq":
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def _bound_host(fd: int) -> str:

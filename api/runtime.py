@@ -244,6 +244,8 @@ class Runtime:
         required = [s for s in self.stages.values() if s.required]
         required_down |= any(s.status == "down" for s in required)
         loading = any(s.status == "loading" for s in required)
+        # ... and until the search index is built and the heap frozen after the loads
+        loading |= self._loader is not None and not self._loader.done()
         optional_down = any(not s.required and s.status != "up" for s in self.stages.values())
         optional_down |= redis_down and not redis_required
         status = "down" if required_down else "starting" if loading else "ok"

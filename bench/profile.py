@@ -284,7 +284,7 @@ def main() -> None:
         only = {n.strip() for n in args.only.split(",")} if args.only else None
         targets = {n: p for n, p in targets.items() if only is None or n in only}
         with httpx.Client(base_url=bench.url, headers=bench.headers, timeout=60) as client:
-            for path in targets["cached read"]:  # every document into the memory tier
+            for path in targets.get("cached read", []):  # every document into memory
                 client.get(path).raise_for_status()
         for name, paths in targets.items():
             rows.append(profile_one(bench, name, paths, args))

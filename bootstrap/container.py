@@ -137,7 +137,12 @@ def _metrics(cache: Any) -> Any:
 def _search(database: Database, embedder: Any, settings: Settings) -> Any:
     from core.calls.search import SemanticSearch
 
-    return SemanticSearch(database, embedder, backend=settings.search_backend)
+    return SemanticSearch(
+        database,
+        embedder,
+        backend=settings.search_backend,
+        refresh_s=settings.read_refresh_s,
+    )
 
 
 def _analysis(
@@ -151,6 +156,7 @@ def _analysis(
     document_cache: Any,
     search: Any,
     metrics: Any,
+    catalog: Any,
 ) -> AnalysisService:
     return AnalysisService(
         pipeline,
@@ -162,10 +168,11 @@ def _analysis(
         keep_audio=settings.store_audio,
         max_attempts=settings.job_max_attempts,
         retry_delay_s=settings.job_retry_delay_s,
-        # A stored, changed or deleted call: drop its cached document and search vectors.
-        listeners=[document_cache.invalidate, search.invalidate],
+        # A stored, changed or deleted call: drop its cached document, search vectors and
+        # the list pages kept in memory.
+        listeners=[document_cache.invalidate, search.invalidate, catalog.invalidate],
         # Job counts and durations (bootstrap/prometheus.py); each new call's custom categories.
-        observers=[metrics, CategoryTagger(database)],
+        observers=[metrics, CategoryTagger(database, on_change=catalog.invalidate)],
         qa=_qa_scorer(settings),
     )
 
@@ -371,9 +378,14 @@ class Container(containers.DeclarativeContainer):
     cache = providers.Singleton(_cache, settings, database)
     document_cache = providers.Singleton(_document_cache, cache)
     metrics = providers.Singleton(_metrics, cache)
-    catalog = providers.Singleton(CallCatalog, database, document_cache=document_cache)
+    catalog = providers.Singleton(
+        CallCatalog,
+        database,
+        document_cache=document_cache,
+        refresh_s=settings.provided.read_refresh_s,
+    )
     insights = providers.Singleton(Insights, database)
-    categories = providers.Singleton(CategoryStore, database)
+    categories = providers.Singleton(CategoryStore, database, on_change=catalog.provided.invalidate)
     vocabularies = providers.Singleton(VocabularyStore, database)
     webhooks = providers.Singleton(WebhookStore, database)
     webhook_dispatcher = providers.Singleton(
@@ -414,6 +426,7 @@ class Container(containers.DeclarativeContainer):
         document_cache,
         search,
         metrics,
+        catalog,
     )
     job_queue = providers.Singleton(_job_queue, settings, analysis)
 

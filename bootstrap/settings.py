@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     cache_ttl_s: float = Field(default=300.0, gt=0)  # the in-process tier
     cache_maxsize: int = Field(default=2048, gt=0)
     search_backend: Literal["auto", "numpy", "pgvector"] = "auto"
+    # How long a list page or search answer read from the database is answered from
+    # memory: another process's changes show within it, this process's at once.
+    read_refresh_s: float = Field(default=1.0, ge=0)
 
     # --- jobs ----------------------------------------------------------------------
     job_concurrency: int = 1

@@ -96,7 +96,8 @@ def instrument_app(app: Any) -> bool:
 
 
 def instrument_database(database: Any) -> None:
-    """Spans for the SQL statements of one :class:`core.persistence.database.Database`.
+    """Spans for the SQL statements of one :class:`core.persistence.database.Database`,
+    when spans leave the process (see :func:`instrument_app`).
 
     The engine gets its own ``EngineTracer`` (the instrumentation's per-engine listener):
     ``SQLAlchemyInstrumentor().instrument()`` is a once-per-process singleton, which would
@@ -106,8 +107,8 @@ def instrument_database(database: Any) -> None:
     from opentelemetry.metrics import get_meter
 
     engine = database.engine
-    if getattr(engine, "_callytics_traced", False):
-        return
+    if getattr(engine, "_callytics_traced", False) or not _exporting:
+        return  # no exporter: every statement's span would be made and dropped
     usage = get_meter(scope).create_up_down_counter(
         "db.client.connections.usage", unit="connections"
     )

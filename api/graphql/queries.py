@@ -53,7 +53,7 @@ class Query:
         principal_of(info)
         catalog = runtime_of(info).catalog
         filters = filter.to_filters() if filter else None
-        page = await asyncio.to_thread(catalog.list, filters, limit=first, cursor=after)
+        page = await catalog.page(filters, limit=first, cursor=after)
         return CallConnection.from_page(page)
 
     @strawberry.field(description="Semantic search over every stored utterance, best match first.")

@@ -204,7 +204,8 @@ async def list_calls(
         str | None, Query(description="The `next_cursor` of the previous page.")
     ] = None,
 ) -> CallPage:
-    page = await asyncio.to_thread(runtime.catalog.list, filters, limit=limit, cursor=cursor)
+    # A page read within READ_REFRESH_S is answered on the event loop (CallCatalog.page).
+    page = await runtime.catalog.page(filters, limit=limit, cursor=cursor)
     return CallPage(
         items=[CallSummary.model_validate(s) for s in page.items],
         next_cursor=page.next_cursor,

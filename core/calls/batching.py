@@ -68,3 +68,30 @@ class MicroBatcher(Generic[K, V]):
                 for future in futures:
                     if not future.done():  # its request may have been cancelled
                         future.set_result(result)
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent requests for one key share one computation: the first starts it, the
+    others wait for its result (or its error). A waiter that is cancelled (its client went
+    away) leaves the computation running for the rest. Use it from one event loop."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Task[V]] = {}
+
+    async def __call__(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self._running[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have gone
+
+    @property
+    def running(self) -> int:
+        return len(self._running)

@@ -6,17 +6,23 @@ document cache when one is given (in-process TTL, then Redis, then the calls tab
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import builtins
 import json
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from cachetools import LRUCache
+
 from core.adapters.cache import CallDocumentCache
+from core.calls.batching import SingleFlight
 from core.calls.metadata_filter import MetadataPairs, combine
 from core.errors import InvalidInputError, NotFoundError
 from core.jobs.status import JOB_STATUSES
@@ -29,6 +35,7 @@ SentimentFilter = Literal["positive", "neutral", "negative"]
 # The customer's mean utterance sentiment (-1..1) beyond these bounds is positive/negative.
 SENTIMENT_BOUND = 0.05
 MAX_PAGE = 100
+PAGES_KEPT = 256  # list pages (filters, limit, cursor) answered from memory
 
 
 @dataclass(frozen=True)
@@ -101,24 +108,77 @@ class CallCatalog:
         database: Database,
         *,
         document_cache: CallDocumentCache | None = None,
+        refresh_s: float = 0.0,
     ) -> None:
+        """``refresh_s`` (READ_REFRESH_S): how long a list page, once read, is answered from
+        memory (:meth:`cached_page`); a change made through this process drops every page
+        at once (:meth:`invalidate`), another process's shows within ``refresh_s``."""
         self.database = database
         self.document_cache = document_cache
+        self.refresh_s = refresh_s
+        self._pages: LRUCache[tuple[object, ...], tuple[float, CallPage]] = LRUCache(PAGES_KEPT)
+        self._pages_lock = threading.Lock()
+        self._generation = 0
+        self._reads: SingleFlight[tuple[object, ...], CallPage] = SingleFlight()
 
     # ---------------------------------------------------------------- lists
+    def cached_page(
+        self, filters: CallFilters | None = None, *, limit: int = 20, cursor: str | None = None
+    ) -> CallPage | None:
+        """The page :meth:`list` read less than ``refresh_s`` ago, if any; no I/O, so the
+        event loop answers a dashboard's repeated list without a thread hop."""
+        key = (filters or CallFilters(), limit, cursor)
+        with self._pages_lock:
+            kept = self._pages.get(key)
+        if kept is None or time.monotonic() >= kept[0]:
+            return None
+        return kept[1]
+
+    async def page(
+        self, filters: CallFilters | None = None, *, limit: int = 20, cursor: str | None = None
+    ) -> CallPage:
+        """:meth:`list` for the event loop: a kept page at once, without a thread; the
+        requests that miss one page together share one read of it (no stampede of reads
+        each time a page expires)."""
+        if (kept := self.cached_page(filters, limit=limit, cursor=cursor)) is not None:
+            return kept
+        key = (filters or CallFilters(), limit, cursor)
+        return await self._reads(
+            key, lambda: asyncio.to_thread(self.list, filters, limit=limit, cursor=cursor)
+        )
+
+    def invalidate(self, call_id: str | None = None) -> None:
+        """A call (None: anything) or the categories changed: no page read before counts."""
+        with self._pages_lock:
+            self._generation += 1
+            self._pages.clear()
+
     def list(
         self, filters: CallFilters | None = None, *, limit: int = 20, cursor: str | None = None
     ) -> CallPage:
         """Newest first. ``cursor`` is the ``next_cursor`` of the previous page."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}, not {limit}.")
+        key, read_at, generation = (filters or CallFilters(), limit, cursor), 0.0, 0
+        if self.refresh_s > 0:
+            read_at, generation = time.monotonic(), self._generation
+        page = self._read_page(filters, limit=limit, cursor=cursor)
+        if self.refresh_s > 0:
+            with self._pages_lock:
+                if generation == self._generation:  # nothing changed here while reading
+                    self._pages[key] = (read_at + self.refresh_s, page)
+        return page
+
+    def _read_page(
+        self, filters: CallFilters | None, *, limit: int, cursor: str | None
+    ) -> CallPage:
         criteria = self._criteria(filters or CallFilters())
         after = decode_cursor(cursor) if cursor else None
         with UnitOfWork(self.database) as uow:
             rows = uow.calls.page(criteria, limit=limit + 1, after=after)
             total = uow.calls.count(criteria)
-            names = uow.categories.names_for([r.id for r in rows[:limit]])
-            items = [self._summary(r, names.get(r.id, [])) for r in rows[:limit]]
+            names = uow.categories.names_for([r.id for r, _ in rows[:limit]])
+            items = [self._summary(r, s, names.get(r.id, [])) for r, s in rows[:limit]]
         more = len(rows) > limit
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
         return CallPage(items, next_cursor, total)
@@ -148,8 +208,9 @@ class CallCatalog:
         )
 
     @staticmethod
-    def _summary(row: CallRow, categories: builtins.list[str] | None = None) -> CallSummary:
-        analysis = (row.document or {}).get("analysis") or {}
+    def _summary(
+        row: CallRow, summary: str | None, categories: builtins.list[str] | None = None
+    ) -> CallSummary:
         return CallSummary(
             id=row.id,
             filename=row.filename,
@@ -160,7 +221,7 @@ class CallCatalog:
             conflict=row.conflict,
             customer_sentiment=row.customer_sentiment,
             topics=list(row.topics or []),
-            summary=analysis.get("summary"),
+            summary=summary,
             categories=list(categories or []),
             agent=row.agent,
             metadata=dict(row.meta or {}),

@@ -15,15 +15,17 @@ import asyncio
 import logging
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
 from sqlalchemy.exc import DBAPIError
 
-from core.calls.batching import MicroBatcher
+from core.calls.batching import MicroBatcher, SingleFlight
 from core.calls.metadata_filter import MetadataPairs, combine
 from core.domain import Role
 from core.errors import InvalidInputError
@@ -109,13 +111,14 @@ class _NumpyIndex:
             else:
                 self._dirty.add(call_id)
 
-    def refresh(self, dim: int) -> None:
+    def refresh(self, dim: int) -> bool:
+        """Bring the index up to the database; whether anything changed."""
         with self._lock, self._store.snapshot() as snapshot:
             if dim != self.dim:
                 self._reset(dim)
             fp = snapshot.fingerprint()
             if fp == self._fingerprint and not self._dirty:
-                return
+                return False
             calls = snapshot.call_versions()
             gone = {c for c, known in self._known.items() if calls.get(c) != known[0]}
             self._drop(gone | self._dirty)
@@ -126,6 +129,7 @@ class _NumpyIndex:
                 self._drop(set(self._known))
                 self._load(snapshot, calls)
             self._fingerprint = fp
+            return True
 
     def _totals(self, with_sum: bool) -> tuple[int, int | None, int | None]:
         known = [k for k in self._known.values() if k[1]]
@@ -229,7 +233,8 @@ class _PgvectorIndex:
     def invalidate(self, call_id: str | None) -> None:
         """Nothing to do: deletes are the database's, new rows are backfilled per query."""
 
-    def refresh(self, dim: int) -> None:
+    def refresh(self, dim: int) -> bool:
+        """Backfill new rows' vectors; True: the database ranks, so there is no view to keep."""
         with self._lock:
             setup = self._store.sync_pgvector(dim, prepare=dim != self.dim)
             if setup is not None and setup.replaced is not None:  # the model changed
@@ -237,6 +242,7 @@ class _PgvectorIndex:
             if setup is not None and setup.skipped:
                 log.warning(SKIPPED, setup.skipped, dim)
             self.dim = dim
+        return True
 
     def query(self, q: _Query) -> list[tuple[int, float]]:
         return self._store.rank_pgvector(
@@ -252,7 +258,19 @@ class _PgvectorIndex:
 class SemanticSearch:
     """Ranks the stored utterances by cosine similarity to a free-text query."""
 
-    def __init__(self, database: Database, embedder: Embedder, *, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        database: Database,
+        embedder: Embedder,
+        *,
+        backend: str = "auto",
+        refresh_s: float = 0.0,
+    ) -> None:
+        """``refresh_s`` (SEARCH_REFRESH_S): how long the in-memory index is taken as current
+        without asking the database whether another process changed a call; changes made
+        through this process (:meth:`invalidate`) count at once. Within it, a query asked
+        again is answered from the results it got (numpy backend). 0: ask before every query.
+        """
         if backend not in BACKENDS:
             raise InvalidInputError(f"No search backend {backend!r}.", f"Use one of {BACKENDS}.")
         self._database = database
@@ -266,6 +284,15 @@ class SemanticSearch:
         self._queries: LRUCache[str, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         # Queries arriving together are embedded in one batch.
         self._embed_query = MicroBatcher(self._embed_queries, max_batch=32)
+        # Answers by (query, k, filters), valid while the index is taken as current.
+        self._refresh_s = refresh_s
+        self._results: LRUCache[tuple[object, ...], list[SearchHit]] = LRUCache(
+            maxsize=QUERY_CACHE_SIZE
+        )
+        self._results_lock = threading.Lock()
+        self._current_until = float("-inf")  # time.monotonic(): no database check before it
+        self._generation = 0  # bumped by invalidate(): answers read before it are not kept
+        self._flights: SingleFlight[tuple[Any, ...], list[SearchHit]] = SingleFlight()
 
     @property
     def backend(self) -> str:
@@ -282,7 +309,12 @@ class SemanticSearch:
             return self._index
 
     def invalidate(self, call_id: str | None = None) -> None:
-        """Say a call (None: anything) changed in this process; other writers are seen anyway."""
+        """Say a call (None: anything) changed in this process; other writers are seen anyway
+        (within ``refresh_s``)."""
+        with self._results_lock:
+            self._generation += 1
+            self._current_until = float("-inf")
+            self._results.clear()
         if self._index is not None:
             self._index.invalidate(call_id)
 
@@ -291,19 +323,20 @@ class SemanticSearch:
         await self._embedder.load()
         await asyncio.to_thread(self._refresh, self._embedder.dimension)
 
-    def _refresh(self, dim: int) -> _NumpyIndex | _PgvectorIndex:
+    def _refresh(self, dim: int) -> tuple[_NumpyIndex | _PgvectorIndex, bool]:
+        """The index, brought up to the database; whether it changed."""
         index = self._resolve()
         try:
-            index.refresh(dim)
+            changed = index.refresh(dim)
         except DBAPIError as exc:  # "auto" and pgvector cannot be set up (privileges)
             if index.backend != "pgvector" or index.dim or self._requested != "auto":
                 raise
             log.warning("pgvector cannot be set up (%s); searching with numpy.", exc)
             index = _NumpyIndex(self._store)
-            index.refresh(dim)
+            changed = index.refresh(dim)
             with self._lock:
                 self._index = index
-        return index
+        return index, changed
 
     async def search(
         self,
@@ -331,8 +364,19 @@ class SemanticSearch:
         if min_score is not None and not (math.isfinite(min_score) and -1 <= min_score <= 1):
             raise InvalidInputError(f"min_score={min_score!r}.", "A cosine score lies in -1..1.")
         pairs = combine(metadata)
-        q = _Query(await self._query_vector(query.strip()), k, call_id, role, min_score, pairs)
-        return await asyncio.to_thread(self._search, q)
+        key = (query.strip(), k, call_id, role, min_score, pairs)
+        if time.monotonic() < self._current_until:  # asked again: answered here, no thread
+            with self._results_lock:
+                known = self._results.get(key)
+            if known is not None:
+                return list(known)
+        # The same query asked by several clients at once is ranked once.
+        return list(await self._flights(key, lambda: self._search_now(key)))
+
+    async def _search_now(self, key: tuple[Any, ...]) -> list[SearchHit]:
+        query, k, call_id, role, min_score, pairs = key
+        q = _Query(await self._query_vector(query), k, call_id, role, min_score, pairs)
+        return await asyncio.to_thread(self._search, q, key)
 
     async def _query_vector(self, query: str) -> np.ndarray:
         if (vector := self._queries.get(query)) is None:
@@ -343,9 +387,27 @@ class SemanticSearch:
         vectors = np.asarray(await self._embedder.embed(queries), np.float32)
         return [np.ascontiguousarray(v) for v in vectors]
 
-    def _search(self, q: _Query) -> list[SearchHit]:
-        """Rank, then read the hits' details in one query; rows deleted meanwhile drop out."""
-        index = self._refresh(len(q.vector))
+    def _search(self, q: _Query, key: tuple[object, ...] | None = None) -> list[SearchHit]:
+        """Rank, then read the hits' details in one query; rows deleted meanwhile drop out.
+        With ``key`` and ``refresh_s``, the answer is kept for the same query asked again."""
+        checked, generation = time.monotonic(), self._generation
+        current = checked < self._current_until
+        index = self._resolve()
+        if not current:
+            index, changed = self._refresh(len(q.vector))
+            if changed:
+                with self._results_lock:
+                    self._results.clear()
+        hits = self._rank(index, q)
+        if key is not None and self._refresh_s > 0 and index.backend == "numpy":
+            with self._results_lock:
+                if generation == self._generation:  # no change in this process meanwhile
+                    self._results[key] = hits
+                    if not current:
+                        self._current_until = checked + self._refresh_s
+        return list(hits)
+
+    def _rank(self, index: _NumpyIndex | _PgvectorIndex, q: _Query) -> list[SearchHit]:
         if q.metadata and index.backend == "numpy":  # pgvector filters in its own query
             with UnitOfWork(self._database) as uow:
                 calls = uow.calls.ids(CallCriteria(metadata=q.metadata))
@@ -356,12 +418,12 @@ class SemanticSearch:
         hits = []
         for id_, score in ranked:
             if (r := rows.get(id_)) is not None:
-                _, call_id, index, speaker, role, start, end, text, filename, created = r
+                _, call_id, position, speaker, role, start, end, text, filename, created = r
                 if created.tzinfo is None:
                     created = created.replace(tzinfo=UTC)
                 hits.append(
                     SearchHit(
-                        call_id, index, speaker, role, start, end, text, score, filename, created
+                        call_id, position, speaker, role, start, end, text, score, filename, created
                     )
                 )
         return hits

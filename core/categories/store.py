@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -81,8 +81,15 @@ def _category(row: CategoryRow, calls: int) -> Category:
 class CategoryStore:
     """The categories and the calls they tag. Every method is its own transaction."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, on_change: Callable[[], None] | None = None) -> None:
+        """``on_change``: called after each committed change of categories or tags (the
+        list pages kept in memory, core/calls/catalog.py, are dropped)."""
         self.database = database
+        self.on_change = on_change
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     # ----------------------------------------------------------- the rules
     def list(self) -> list[Category]:
@@ -110,6 +117,7 @@ class CategoryStore:
                 )
         except IntegrityError as exc:  # created at the same time elsewhere
             raise self._exists(rule.name) from exc
+        self._changed()
         return _category(row, 0)
 
     def update(self, category_id: str, rule: CategoryRule) -> Category:
@@ -125,15 +133,18 @@ class CategoryStore:
                 row.conditions = _dump(rule)
                 row.updated_at = utcnow()
                 uow.flush()
-                return _category(row, uow.categories.live_call_counts([row.id]).get(row.id, 0))
+                updated = _category(row, uow.categories.live_call_counts([row.id]).get(row.id, 0))
         except IntegrityError as exc:
             raise self._exists(rule.name) from exc
+        self._changed()
+        return updated
 
     def delete(self, category_id: str) -> None:
         """The category and every tag it gave."""
         with UnitOfWork(self.database) as uow:
             self._require(uow, category_id)
             uow.categories.delete(category_id)
+        self._changed()
 
     # ----------------------------------------------------------- tags
     def tag_call(self, call_id: str, document: dict[str, Any]) -> builtins.list[str]:
@@ -153,7 +164,8 @@ class CategoryStore:
                     webhook_events.category_matched(
                         uow, call_id, row.id, row.name, filename=call.filename, metadata=call.meta
                     )
-            return matched
+        self._changed()
+        return matched
 
     def apply(self, category_id: str) -> ApplyResult:
         """Evaluate a category over every stored (not deleted) call and replace its tags.
@@ -193,6 +205,7 @@ class CategoryStore:
                             )
                 scanned += len(calls)
                 after = ids[-1]
+        self._changed()
         return ApplyResult(category_id=category_id, name=name, scanned=scanned, matched=matched)
 
     def names_for(self, call_ids: Sequence[str]) -> dict[str, builtins.list[str]]:
@@ -240,8 +253,8 @@ class CategoryTagger:
     the service and never fails the job.
     """
 
-    def __init__(self, database: Database) -> None:
-        self.store = CategoryStore(database)
+    def __init__(self, database: Database, *, on_change: Callable[[], None] | None = None) -> None:
+        self.store = CategoryStore(database, on_change=on_change)
 
     def job_ended(
         self, kind: str, outcome: str, seconds: float, document: dict[str, Any] | None

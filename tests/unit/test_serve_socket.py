@@ -27,3 +27,11 @@ async def test_an_inherited_tcp_socket_serves_clients_without_nagle():
         _reader, writer = await asyncio.open_connection(*sock.getsockname())
         assert await asyncio.wait_for(accepted, 10) != 0  # asyncio sets TCP_NODELAY on TCP
         writer.close()
+
+
+def test_serve_runs_one_api_process_per_core_only_when_jobs_run_elsewhere(monkeypatch):
+    from api.cli import default_workers
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    assert default_workers("arq") == 4  # jobs in `callytics worker`s: the API scales out
+    assert default_workers("local") == 1  # the in-process queue and job progress: one process

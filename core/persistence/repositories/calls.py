@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from core.calls.metadata import as_text
 from core.errors import GoneError, NotFoundError
@@ -238,17 +238,27 @@ class CallRepository:
     # ------------------------------------------------------------------ lists
     def page(
         self, criteria: CallCriteria, *, limit: int, after: tuple[datetime, str] | None = None
-    ) -> list[CallRow]:
+    ) -> list[tuple[CallRow, str | None]]:
         """Up to ``limit`` matching calls, newest first (then by id, descending), those
-        past the ``after`` (created_at, id) position when given. Utterances not read."""
-        query = select(CallRow).where(*criteria.conditions())
+        past the ``after`` (created_at, id) position when given, each with its summary.
+
+        Neither the utterances nor the document are read: the page's summaries are taken out
+        of their documents by the database, in a second query over the page's ids only (a
+        page parsed 21 whole documents for 21 strings; in the first query SQLite would
+        extract the summary of every matching row before sorting them)."""
+        query = select(CallRow).options(defer(CallRow.document)).where(*criteria.conditions())
         if after is not None:
             at, call_id = after
             query = query.where(
                 or_(CallRow.created_at < at, and_(CallRow.created_at == at, CallRow.id < call_id))
             )
         query = query.order_by(CallRow.created_at.desc(), CallRow.id.desc()).limit(limit)
-        return list(self.session.scalars(query))
+        rows = list(self.session.scalars(query))
+        summary = CallRow.document["analysis"]["summary"].as_string()
+        ids = [row.id for row in rows]
+        found = self.session.execute(select(CallRow.id, summary).where(CallRow.id.in_(ids)))
+        texts = {call_id: text for call_id, text in found}
+        return [(row, texts.get(row.id)) for row in rows]
 
     def ids(self, criteria: CallCriteria) -> set[str]:
         """The ids of every call that matches (a search's candidates)."""

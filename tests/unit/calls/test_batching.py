@@ -101,3 +101,35 @@ async def test_a_wrong_number_of_results_is_an_error():
 
     with pytest.raises(RuntimeError, match="batch of 1 gave 0 results"):
         await MicroBatcher(short)(1)
+
+
+async def test_single_flight_shares_one_computation_and_survives_a_waiter_going_away():
+    from core.calls.batching import SingleFlight
+
+    flights: SingleFlight[str, int] = SingleFlight()
+    started: list[int] = []
+    release, both_started = asyncio.Event(), asyncio.Event()
+
+    async def compute() -> int:
+        started.append(1)
+        if len(started) == 2:
+            both_started.set()
+        await release.wait()
+        return 42
+
+    first = asyncio.ensure_future(flights("page", compute))
+    second = asyncio.ensure_future(flights("page", compute))
+    other = asyncio.ensure_future(flights("other", compute))
+    await asyncio.wait_for(both_started.wait(), timeout=10)
+    assert len(started) == 2 and flights.running == 2  # one per key, not one per request
+    first.cancel()  # its client went away: the others still get the answer
+    release.set()
+    assert await second == 42 and await other == 42
+    assert first.cancelled() and flights.running == 0
+
+    async def fail() -> int:
+        raise ValueError("database down")
+
+    with pytest.raises(ValueError, match="down"):
+        await flights("page", fail)
+    assert flights.running == 0  # a failure is not kept: the next request tries again

@@ -348,3 +348,56 @@ async def test_the_backend_is_chosen_by_what_the_database_offers(database):
         with pytest.raises(InvalidInputError, match="pgvector") as err:
             _ = SemanticSearch(database, TableEmbedder(), backend="pgvector").backend
         assert "README" in err.value.hint
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_within_refresh_s_other_processes_changes_wait_and_this_ones_count_at_once(
+    database, monkeypatch
+):
+    clock = Clock()
+    monkeypatch.setattr("core.calls.search.time.monotonic", clock)
+    add_call(database, "billing", BILLING)
+    search = SemanticSearch(database, TableEmbedder(), backend="numpy", refresh_s=1.0)
+    ranked: list[str] = []
+    rank = search._rank
+
+    def counting(index, q):  # type: ignore[no-untyped-def]
+        ranked.append("rank")
+        return rank(index, q)
+
+    monkeypatch.setattr(search, "_rank", counting)
+    first = await search.search("refund", k=3)
+    assert texts(first) == ["I want my money back for this bill", "Thank you for calling"]
+
+    # Another process adds a call: within the second, the same query is the last answer,
+    # given on the event loop without ranking or reading anything.
+    add_call(database, "account", ACCOUNT)
+    clock.now += 0.5
+    assert texts(await search.search("refund", k=3)) == texts(first)
+    assert len(ranked) == 1
+    # A new query within the second ranks the index as it was last read from the database.
+    assert texts(await search.search("login", k=1)) == ["Thank you for calling"]
+
+    clock.now += 1.0  # past the second: the database is asked again
+    assert "The charge on my bill is wrong" in texts(await search.search("refund", k=3))
+    assert texts(await search.search("login", k=1)) == ["I forgot my password"]
+
+    # This process's own change counts at once, however recent the last check.
+    delete_call(database, "account")
+    search.invalidate("account")
+    assert "The charge on my bill is wrong" not in texts(await search.search("refund", k=3))
+
+
+async def test_refresh_s_0_asks_the_database_before_every_query(database):
+    add_call(database, "billing", BILLING)
+    search = SemanticSearch(database, TableEmbedder(), backend="numpy", refresh_s=0)
+    await search.search("refund", k=3)
+    add_call(database, "account", ACCOUNT)
+    assert "The charge on my bill is wrong" in texts(await search.search("refund", k=3))
