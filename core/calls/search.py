@@ -25,7 +25,7 @@ import numpy as np
 from cachetools import LRUCache
 from sqlalchemy.exc import DBAPIError
 
-from core.calls.batching import MicroBatcher, SingleFlight
+from core.calls.batching import MicroBatcher
 from core.calls.metadata_filter import MetadataPairs, combine
 from core.domain import Role
 from core.errors import InvalidInputError
@@ -188,17 +188,47 @@ class _NumpyIndex:
         return skipped
 
     def query(self, q: _Query) -> list[tuple[int, float]]:
+        return self.query_many([q])[0]
+
+    def query_many(self, qs: Sequence[_Query]) -> list[list[tuple[int, float]]]:
+        """Each query's ranked (id, score), from one matrix product for all of them: a batch
+        of queries reads the vectors once (a product per query read them once each)."""
         with self._lock:  # a consistent view: appends only write past n, drops copy
             n, cols = self._n, self._cols
-            call_code = None if q.call_id is None else self._call_codes.get(q.call_id, -1)
-            role_code = None if q.role is None else self._role_codes.get(q.role, -1)
-            among = None
-            if q.calls is not None:
-                among = [self._call_codes[c] for c in q.calls if c in self._call_codes]
-        if n == 0 or call_code == -1 or role_code == -1 or among == []:
-            return []
+            filters = [self._codes(q) for q in qs]
+        live = [i for i, f in enumerate(filters) if f is not None and n > 0]
+        out: list[list[tuple[int, float]]] = [[] for _ in qs]
+        if not live:
+            return out
         with _SCAN:
-            ids, scores = cols["ids"][:n], cols["vectors"][:n] @ q.vector
+            ids = cols["ids"][:n]
+            scores = cols["vectors"][:n] @ np.stack([qs[i].vector for i in live], axis=1)
+        for column, i in enumerate(live):
+            out[i] = self._top(qs[i], filters[i], ids, scores[:, column], cols, n)
+        return out
+
+    def _codes(self, q: _Query) -> tuple[int | None, int | None, list[int] | None] | None:
+        """The query's call, role and calls as codes; None when it cannot match anything."""
+        call_code = None if q.call_id is None else self._call_codes.get(q.call_id, -1)
+        role_code = None if q.role is None else self._role_codes.get(q.role, -1)
+        among = None
+        if q.calls is not None:
+            among = [self._call_codes[c] for c in q.calls if c in self._call_codes]
+        if call_code == -1 or role_code == -1 or among == []:
+            return None
+        return call_code, role_code, among
+
+    @staticmethod
+    def _top(
+        q: _Query,
+        codes: tuple[int | None, int | None, list[int] | None] | None,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        cols: dict[str, np.ndarray],
+        n: int,
+    ) -> list[tuple[int, float]]:
+        assert codes is not None
+        call_code, role_code, among = codes
         mask = None if q.min_score is None else scores >= q.min_score
         for name, code in (("calls", call_code), ("roles", role_code)):
             if code is not None:
@@ -244,6 +274,9 @@ class _PgvectorIndex:
             self.dim = dim
         return True
 
+    def query_many(self, qs: Sequence[_Query]) -> list[list[tuple[int, float]]]:
+        return [self.query(q) for q in qs]
+
     def query(self, q: _Query) -> list[tuple[int, float]]:
         return self._store.rank_pgvector(
             q.vector,
@@ -282,8 +315,9 @@ class SemanticSearch:
         # Query vectors, by query text: a repeated query (a saved search, a dashboard) skips
         # the model. Only ever touched from the event loop's thread.
         self._queries: LRUCache[str, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
-        # Queries arriving together are embedded in one batch.
-        self._embed_query = MicroBatcher(self._embed_queries, max_batch=32)
+        # Searches arriving together are one batch: one embedding call for their new
+        # queries, one thread hop, one matrix product, one read of the hits.
+        self._searches = MicroBatcher(self._search_batch, max_batch=32)
         # Answers by (query, k, filters), valid while the index is taken as current.
         self._refresh_s = refresh_s
         self._results: LRUCache[tuple[object, ...], list[SearchHit]] = LRUCache(
@@ -292,7 +326,6 @@ class SemanticSearch:
         self._results_lock = threading.Lock()
         self._current_until = float("-inf")  # time.monotonic(): no database check before it
         self._generation = 0  # bumped by invalidate(): answers read before it are not kept
-        self._flights: SingleFlight[tuple[Any, ...], list[SearchHit]] = SingleFlight()
 
     @property
     def backend(self) -> str:
@@ -370,60 +403,77 @@ class SemanticSearch:
                 known = self._results.get(key)
             if known is not None:
                 return list(known)
-        # The same query asked by several clients at once is ranked once.
-        return list(await self._flights(key, lambda: self._search_now(key)))
+        # Identical searches waiting together are computed once (MicroBatcher).
+        return list(await self._searches(key))
 
-    async def _search_now(self, key: tuple[Any, ...]) -> list[SearchHit]:
-        query, k, call_id, role, min_score, pairs = key
-        q = _Query(await self._query_vector(query), k, call_id, role, min_score, pairs)
-        return await asyncio.to_thread(self._search, q, key)
-
-    async def _query_vector(self, query: str) -> np.ndarray:
-        if (vector := self._queries.get(query)) is None:
-            vector = self._queries[query] = await self._embed_query(query)
-        return vector
-
-    async def _embed_queries(self, queries: list[str]) -> list[np.ndarray]:
-        vectors = np.asarray(await self._embedder.embed(queries), np.float32)
-        return [np.ascontiguousarray(v) for v in vectors]
+    async def _search_batch(self, keys: list[tuple[Any, ...]]) -> list[list[SearchHit]]:
+        texts = [key[0] for key in keys]
+        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if missing:
+            vectors = np.asarray(await self._embedder.embed(missing), np.float32)
+            for text, vector in zip(missing, vectors, strict=True):
+                self._queries[text] = np.ascontiguousarray(vector)
+        qs = [
+            _Query(self._queries[text], k, call_id, role, min_score, pairs)
+            for text, (_, k, call_id, role, min_score, pairs) in zip(texts, keys, strict=True)
+        ]
+        return await asyncio.to_thread(self._search_many, qs, keys)
 
     def _search(self, q: _Query, key: tuple[object, ...] | None = None) -> list[SearchHit]:
+        return self._search_many([q], [key])[0]
+
+    def _search_many(
+        self, qs: list[_Query], keys: Sequence[tuple[object, ...] | None]
+    ) -> list[list[SearchHit]]:
         """Rank, then read the hits' details in one query; rows deleted meanwhile drop out.
-        With ``key`` and ``refresh_s``, the answer is kept for the same query asked again."""
+        With a key and ``refresh_s``, each answer is kept for the same query asked again."""
         checked, generation = time.monotonic(), self._generation
         current = checked < self._current_until
         index = self._resolve()
         if not current:
-            index, changed = self._refresh(len(q.vector))
+            index, changed = self._refresh(len(qs[0].vector))
             if changed:
                 with self._results_lock:
                     self._results.clear()
-        hits = self._rank(index, q)
-        if key is not None and self._refresh_s > 0 and index.backend == "numpy":
+        answers = self._rank_many(index, qs)
+        if self._refresh_s > 0 and index.backend == "numpy":
             with self._results_lock:
                 if generation == self._generation:  # no change in this process meanwhile
-                    self._results[key] = hits
+                    for key, hits in zip(keys, answers, strict=True):
+                        if key is not None:
+                            self._results[key] = hits
                     if not current:
                         self._current_until = checked + self._refresh_s
-        return list(hits)
+        return [list(hits) for hits in answers]
 
-    def _rank(self, index: _NumpyIndex | _PgvectorIndex, q: _Query) -> list[SearchHit]:
-        if q.metadata and index.backend == "numpy":  # pgvector filters in its own query
-            with UnitOfWork(self._database) as uow:
-                calls = uow.calls.ids(CallCriteria(metadata=q.metadata))
-            q = replace(q, calls=frozenset(calls))
-        if not (ranked := index.query(q)):
-            return []
-        rows = self._store.hits([i for i, _ in ranked])
-        hits = []
-        for id_, score in ranked:
-            if (r := rows.get(id_)) is not None:
-                _, call_id, position, speaker, role, start, end, text, filename, created = r
-                if created.tzinfo is None:
-                    created = created.replace(tzinfo=UTC)
-                hits.append(
-                    SearchHit(
-                        call_id, position, speaker, role, start, end, text, score, filename, created
+    def _rank_many(
+        self, index: _NumpyIndex | _PgvectorIndex, qs: list[_Query]
+    ) -> list[list[SearchHit]]:
+        if index.backend == "numpy":
+            qs = [self._among(q) for q in qs]
+        ranked = index.query_many(qs)
+        rows = self._store.hits([i for r in ranked for i, _ in r])
+        answers = []
+        for one in ranked:
+            hits = []
+            for id_, score in one:
+                if (r := rows.get(id_)) is not None:
+                    _, call_id, position, speaker, role, start, end, text, filename, at = r
+                    if at.tzinfo is None:
+                        at = at.replace(tzinfo=UTC)
+                    hits.append(
+                        SearchHit(
+                            call_id, position, speaker, role, start, end, text, score, filename, at
+                        )
                     )
-                )
-        return hits
+            answers.append(hits)
+        return answers
+
+    def _among(self, q: _Query) -> _Query:
+        """numpy: a metadata filter becomes the ids of the calls it matches (pgvector
+        filters in its own query)."""
+        if not q.metadata:
+            return q
+        with UnitOfWork(self._database) as uow:
+            calls = uow.calls.ids(CallCriteria(metadata=q.metadata))
+        return replace(q, calls=frozenset(calls))

@@ -366,13 +366,13 @@ async def test_within_refresh_s_other_processes_changes_wait_and_this_ones_count
     add_call(database, "billing", BILLING)
     search = SemanticSearch(database, TableEmbedder(), backend="numpy", refresh_s=1.0)
     ranked: list[str] = []
-    rank = search._rank
+    rank = search._rank_many
 
-    def counting(index, q):  # type: ignore[no-untyped-def]
+    def counting(index, qs):  # type: ignore[no-untyped-def]
         ranked.append("rank")
-        return rank(index, q)
+        return rank(index, qs)
 
-    monkeypatch.setattr(search, "_rank", counting)
+    monkeypatch.setattr(search, "_rank_many", counting)
     first = await search.search("refund", k=3)
     assert texts(first) == ["I want my money back for this bill", "Thank you for calling"]
 
@@ -401,3 +401,30 @@ async def test_refresh_s_0_asks_the_database_before_every_query(database):
     await search.search("refund", k=3)
     add_call(database, "account", ACCOUNT)
     assert "The charge on my bill is wrong" in texts(await search.search("refund", k=3))
+
+
+async def test_concurrent_searches_are_embedded_and_ranked_together_with_the_same_answers(
+    database, backend
+):
+    for call_id, utterances in (("billing", BILLING), ("network", NETWORK), ("account", ACCOUNT)):
+        add_call(database, call_id, utterances)
+    embedder = TableEmbedder()
+    calls: list[list[str]] = []
+
+    async def counting(texts: Sequence[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return table_vectors(texts)
+
+    embedder.embed = counting  # type: ignore[method-assign]
+    search = SemanticSearch(database, embedder, backend=backend)
+    queries = [("refund", {}), ("outage", {"role": "agent"}), ("login", {"k": 1})]
+    alone = [texts(await search.search(q, **kw)) for q, kw in queries]
+    assert calls == [["refund"], ["outage"], ["login"]]
+
+    fresh = SemanticSearch(database, embedder, backend=backend)
+    calls.clear()
+    together = await asyncio.gather(*(fresh.search(q, **kw) for q, kw in queries))
+
+    assert [texts(hits) for hits in together] == alone
+    # all three were waiting when the batch was sent: one embedding call, one ranking
+    assert calls == [["refund", "outage", "login"]]
