@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from api.auth import Admin, Analyst
 from api.rest.deps import RuntimeDep
 from api.rest.downloads import attachment, audio_media_type, safe_filename
+from api.rest.rendered import Rendered
 from api.rest.schemas import (
     Accepted,
     AnalysisOptionsIn,
@@ -195,7 +196,12 @@ async def upload_batch(
     return batch_answer(items)
 
 
-@router.get("", summary="List calls, newest first", responses=error_responses())
+@router.get(
+    "",
+    summary="List calls, newest first",
+    responses=error_responses(),
+    response_model=CallPage,
+)
 async def list_calls(
     runtime: RuntimeDep,
     filters: Annotated[CallFilters, Depends(call_filters)],
@@ -203,13 +209,25 @@ async def list_calls(
     cursor: Annotated[
         str | None, Query(description="The `next_cursor` of the previous page.")
     ] = None,
-) -> CallPage:
-    # A page read within READ_REFRESH_S is answered on the event loop (CallCatalog.page).
+) -> Response:
+    # A page read within READ_REFRESH_S is answered on the event loop (CallCatalog.page),
+    # and rendered once while it is kept.
     page = await runtime.catalog.page(filters, limit=limit, cursor=cursor)
-    return CallPage(
-        items=[CallSummary.model_validate(s) for s in page.items],
-        next_cursor=page.next_cursor,
-        total=page.total,
+    return _pages.response(page, _render_page)
+
+
+_pages = Rendered()
+
+
+def _render_page(page: Any) -> bytes:
+    return (
+        CallPage(
+            items=[CallSummary.model_validate(s) for s in page.items],
+            next_cursor=page.next_cursor,
+            total=page.total,
+        )
+        .model_dump_json()
+        .encode()
     )
 
 

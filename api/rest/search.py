@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import Viewer
 from api.rest.deps import RuntimeDep
+from api.rest.rendered import Rendered
 from api.rest.schemas import SearchHit, SearchResults, error_responses
 from api.rest.uploads import metadata_filter
 from core.calls.metadata_filter import MetadataPairs
@@ -22,6 +23,7 @@ router = APIRouter(tags=["search"])
     summary="Find the utterances closest in meaning to a query",
     description="Limited to RATE_LIMIT_SEARCHES_PER_MIN a minute per key (429 past it).",
     responses=error_responses(429),
+    response_model=SearchResults,
 )
 async def search(
     runtime: RuntimeDep,
@@ -34,7 +36,7 @@ async def search(
         float | None, Query(description="Only hits scoring at least this (-1..1).")
     ] = None,
     metadata: Annotated[MetadataPairs, Depends(metadata_filter)] = (),
-) -> SearchResults:
+) -> Response:
     await runtime.limiter.hit("search", principal.rate_key)
     hits = await runtime.search.search(
         q,
@@ -44,8 +46,19 @@ async def search(
         min_score=min_score,
         metadata=metadata,
     )
-    return SearchResults(
-        query=q,
-        backend=runtime.search.backend,
-        hits=[SearchHit.model_validate(hit) for hit in hits],
-    )
+    backend = runtime.search.backend
+
+    def render(found: list[Any]) -> bytes:
+        hits = [SearchHit.model_validate(hit) for hit in found]
+        return SearchResults(query=q, backend=backend, hits=hits).model_dump_json().encode()
+
+    # A kept answer (READ_REFRESH_S) is the same list each time: rendered once. The query
+    # as typed is in the answer, so a key is the answer and the query.
+    return _answers.response(hits, render) if hits and q == q.strip() else _json(render(hits))
+
+
+_answers = Rendered()
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")

@@ -382,7 +382,8 @@ class SemanticSearch:
         metadata: MetadataPairs = (),
     ) -> list[SearchHit]:
         """The ``k`` utterances most similar to ``query``, best first; only of calls with
-        every ``metadata`` (key, value) pair when given."""
+        every ``metadata`` (key, value) pair when given. The list is not to be changed: an
+        answer kept for READ_REFRESH_S is the same list for every caller."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("The search query is empty.", "Pass some words to look for.")
         if len(query) > MAX_QUERY_CHARS:
@@ -402,7 +403,7 @@ class SemanticSearch:
             with self._results_lock:
                 known = self._results.get(key)
             if known is not None:
-                return list(known)
+                return known  # the kept list itself (callers read it): rendered once (API)
         # Identical searches waiting together are computed once (MicroBatcher).
         return list(await self._searches(key))
 

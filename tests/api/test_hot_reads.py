@@ -101,3 +101,40 @@ def test_a_deleted_call_is_gone_from_the_hot_read_too(client):
 
     gone = client.get(f"/v1/calls/{call_id}")
     assert gone.status_code == 410, gone.text
+
+
+def test_a_kept_list_page_is_read_and_rendered_once_until_a_call_changes(
+    make_client, tmp_path, monkeypatch
+):
+    import api.rest.calls as calls_api
+    from tests.support.app import make_settings
+
+    # a minute: two requests of a slow machine stay well within it
+    client = make_client(settings=make_settings(tmp_path, read_refresh_s=60))
+    first_id = analysed(client)["call_id"]
+    catalog = runtime_of(client).catalog
+    reads: list[int] = []
+    renders: list[int] = []
+    read, render = catalog.list, calls_api._render_page
+
+    def counted_read(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return read(*args, **kwargs)
+
+    def counted_render(page: Any) -> bytes:
+        renders.append(1)
+        return render(page)
+
+    monkeypatch.setattr(catalog, "list", counted_read)
+    monkeypatch.setattr(calls_api, "_render_page", counted_render)
+
+    one = client.get("/v1/calls", params={"limit": 5})
+    two = client.get("/v1/calls", params={"limit": 5})
+    assert one.status_code == two.status_code == 200
+    assert one.content == two.content and [i["id"] for i in one.json()["items"]] == [first_id]
+    assert (len(reads), len(renders)) == (1, 1)
+
+    second_id = analysed(client)["call_id"]  # stored through this process: the page goes
+    after = client.get("/v1/calls", params={"limit": 5}).json()
+    assert [i["id"] for i in after["items"]] == [second_id, first_id]
+    assert after["total"] == 2 and len(reads) == 2
