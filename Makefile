@@ -31,10 +31,12 @@ browser-deps:
 	@command -v chromium >/dev/null || \
 	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null )
 
-# wrk drives bench/load.py only (`make bench-deps`); the tests never need it.
-bench-deps:
+# wrk drives bench/load.py and bench/profile.py, py-spy samples the server for the latter
+# (`make bench-deps`); the tests never need them.
+bench-deps: $(VENV)/.installed
 	@command -v wrk >/dev/null || \
 	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null )
+	@test -x $(VENV)/bin/py-spy || $(VENV)/bin/pip install -q py-spy==0.4.3
 
 # torch is pinned (torch==2.13.0, CPU) in pyproject.toml itself. The llm extra builds
 # llama-cpp-python from source (GGML_NATIVE=OFF: the native build segfaults on these VMs)
