@@ -73,7 +73,8 @@ def create_app(
     app.add_middleware(ApiHeaders)
     app.add_middleware(UploadGate, auth=container.authenticator())  # before any body is read
     app.add_middleware(BodySizeLimit, max_mb=settings.max_upload_mb)
-    app.add_middleware(HotReads, route=_route(app, "get_call"))  # cached documents, first
+    hot = {name: _route(app, name) for name in ("get_call", "list_calls")}
+    app.add_middleware(HotReads, routes=hot)  # cached documents and kept pages, first
     app.add_middleware(HttpMetrics, metrics=container.metrics())
     instrument_app(app)
     return app

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from api.hot import KeptAnswers
 from bootstrap.container import Container
 from core.access.ratelimit import RateLimiter
 from core.stages import OPTIONAL_SERVED, REQUIRED_SERVED
@@ -74,6 +75,7 @@ class Runtime:
         self.webhooks = container.webhooks()
         self.dispatcher = container.webhook_dispatcher()  # sends the webhook outbox
         self.limiter = RateLimiter(self._limits())
+        self.answers = KeptAnswers()  # rendered list pages, for the hot reads (api/hot.py)
         self.stages: dict[str, StageState] = {
             name: StageState(name, name in REQUIRED_SERVED)
             for name in (*REQUIRED_SERVED, *OPTIONAL_SERVED)

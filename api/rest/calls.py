@@ -203,6 +203,7 @@ async def upload_batch(
     response_model=CallPage,
 )
 async def list_calls(
+    request: Request,
     runtime: RuntimeDep,
     filters: Annotated[CallFilters, Depends(call_filters)],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
@@ -212,8 +213,17 @@ async def list_calls(
 ) -> Response:
     # A page read within READ_REFRESH_S is answered on the event loop (CallCatalog.page),
     # and rendered once while it is kept.
-    page = await runtime.catalog.page(filters, limit=limit, cursor=cursor)
-    return _pages.response(page, _render_page)
+    catalog = runtime.catalog
+    page = await catalog.page(filters, limit=limit, cursor=cursor)
+    response = _pages.response(page, _render_page)
+    if catalog.refresh_s > 0:  # the same URL, while this page is kept: api/hot.py answers
+        runtime.answers.remember(
+            request.scope,
+            lambda: catalog.cached_page(filters, limit=limit, cursor=cursor) is page,
+            bytes(response.body),
+            "list_calls",
+        )
+    return response
 
 
 _pages = Rendered()

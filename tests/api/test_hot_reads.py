@@ -138,3 +138,40 @@ def test_a_kept_list_page_is_read_and_rendered_once_until_a_call_changes(
     after = client.get("/v1/calls", params={"limit": 5}).json()
     assert [i["id"] for i in after["items"]] == [second_id, first_id]
     assert after["total"] == 2 and len(reads) == 2
+
+
+def test_a_list_url_answered_and_kept_is_answered_again_in_front_of_the_route(
+    make_client, tmp_path, monkeypatch
+):
+    from tests.support.app import make_settings
+
+    client = make_client(settings=make_settings(tmp_path, read_refresh_s=60))
+    keys = with_keys(client)
+    call_id = analysed_with_key(client, keys["analyst"])
+    viewer = auth(keys["viewer"])
+    url = "/v1/calls?limit=5&sentiment=negative"
+    first = client.get("/v1/calls", params={"limit": 5}, headers=viewer)
+    assert [i["id"] for i in first.json()["items"]] == [call_id]
+
+    routed: list[str] = []
+    page = runtime_of(client).catalog.page
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        routed.append("list")
+        return await page(*args, **kwargs)
+
+    monkeypatch.setattr(runtime_of(client).catalog, "page", counted)
+    again = client.get("/v1/calls", params={"limit": 5}, headers=viewer)
+    assert again.content == first.content and again.headers["content-type"] == "application/json"
+    assert routed == []  # the same URL, the page still kept: answered before the route
+    assert client.get("/v1/calls", params={"limit": 5}).status_code == 401  # the app's answer
+    assert client.get(url, headers=viewer).status_code == 200 and routed == ["list"]  # new URL
+    bad = client.get("/v1/calls", params={"limit": 500}, headers=viewer)
+    assert bad.status_code == 422 and routed == ["list"]  # validated by the route as ever
+
+    deleted = client.delete(f"/v1/calls/{call_id}", headers=auth(keys["admin"]))
+    assert deleted.status_code == 204  # a change here: the kept page is gone
+    after = client.get("/v1/calls", params={"limit": 5}, headers=viewer)
+    assert after.json()["items"] == [] and routed == ["list", "list"]
+    metrics = client.get("/metrics", headers=viewer).text
+    assert 'callytics_http_requests_total{method="GET",route="/v1/calls",status="200"}' in metrics
