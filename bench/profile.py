@@ -46,7 +46,7 @@ from bench.load import (
 
 # (layer, fragments of a frame's file path): the first rule a frame matches names its layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("tracing", ("/opentelemetry/",)),
+    ("tracing", ("/opentelemetry/", "/fastapi/telemetry/")),
     ("metrics", ("/prometheus_client/", "/api/metrics.py")),
     ("auth", ("/api/auth.py", "/core/access/auth.py", "/fastapi/security/", "/jwt/")),
     ("rate limit", ("/core/access/ratelimit.py",)),
