@@ -31,8 +31,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.load import (
     QUERIES,
     Seeded,
@@ -41,6 +39,7 @@ from bench.load import (
     run_wrk_many,
     search_path,
     seeded_server,
+    warm_reads,
     wrk_command,
 )
 
@@ -283,9 +282,8 @@ def main() -> None:
         }
         only = {n.strip() for n in args.only.split(",")} if args.only else None
         targets = {n: p for n, p in targets.items() if only is None or n in only}
-        with httpx.Client(base_url=bench.url, headers=bench.headers, timeout=60) as client:
-            for path in targets.get("cached read", []):  # every document into memory
-                client.get(path).raise_for_status()
+        if "cached read" in targets:
+            warm_reads(bench)  # every document into the memory tier
         for name, paths in targets.items():
             rows.append(profile_one(bench, name, paths, args))
     uncached = {"CACHE_MAXSIZE": "1"}
